@@ -1,0 +1,161 @@
+"""Every NATS subject kubenats uses, built by one function per subject family (ARCHITECTURE.md §2–4).
+
+No other module writes a subject string literal: a subject that changes, changes here. Each function
+checks its tokens, because a name with a dot or a wildcard in it would silently address something else
+(``pods.default.a.b`` is not the pod ``a.b``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+ETCD_QUEUE: Final = "etcd"
+"""Queue group every etcd member serves the client subjects in, so any one member answers."""
+APISERVER_QUEUE: Final = "apiserver"
+"""Queue group every API server replica serves in."""
+PROXY_QUEUE: Final = "proxy"
+"""Queue group of every node's kube-proxy for requests coming from outside the cluster."""
+
+CLUSTER_SCOPE: Final = "_"
+"""The namespace token of a cluster-scoped object in ``watch.…`` subjects (no namespace may be ``_``)."""
+
+ETCD_KV_VERBS: Final = frozenset({"range", "put", "delete", "txn", "compact"})
+ETCD_LEASE_VERBS: Final = frozenset({"grant", "revoke", "keepalive", "ttl"})
+ETCD_WATCH_VERBS: Final = frozenset({"create", "cancel"})
+CHAOS_KINDS: Final = frozenset({"node", "pod", "network", "process"})
+
+_BAD_TOKEN = re.compile(r"[.*>\s]")
+
+
+def token(value: str) -> str:
+    """Return ``value`` if it can stand as one subject token; raise ValueError otherwise."""
+    if not value or _BAD_TOKEN.search(value):
+        raise ValueError(f"{value!r} cannot be a NATS subject token (empty, or has '.', '*', '>' or space)")
+    return value
+
+
+def _join(*tokens: str) -> str:
+    return ".".join(token(t) for t in tokens)
+
+
+def _verb(verb: str, allowed: frozenset[str], family: str) -> str:
+    if verb not in allowed:
+        raise ValueError(f"unknown {family} verb {verb!r}; expected one of {sorted(allowed)}")
+    return verb
+
+
+# --- etcd (§2) -------------------------------------------------------------------------------------
+
+
+def etcd_kv(verb: str) -> str:
+    """``etcd.kv.<verb>``: range, put, delete, txn, compact."""
+    return _join("etcd", "kv", _verb(verb, ETCD_KV_VERBS, "etcd kv"))
+
+
+def etcd_lease(verb: str) -> str:
+    """``etcd.lease.<verb>``: grant, revoke, keepalive, ttl."""
+    return _join("etcd", "lease", _verb(verb, ETCD_LEASE_VERBS, "etcd lease"))
+
+
+def etcd_watch(verb: str) -> str:
+    """``etcd.watch.<verb>``: create, cancel."""
+    return _join("etcd", "watch", _verb(verb, ETCD_WATCH_VERBS, "etcd watch"))
+
+
+def etcd_cluster_status() -> str:
+    return "etcd.cluster.status"
+
+
+def etcd_member(member_id: str, *rest: str) -> str:
+    """``etcd.member.<id>.…``: requests addressed to one member (forwarded writes, its own status)."""
+    return _join("etcd", "member", member_id, *rest)
+
+
+def etcd_member_all(member_id: str) -> str:
+    """The wildcard a member subscribes to for requests addressed to itself."""
+    return f"{etcd_member(member_id)}.>"
+
+
+def raft(cluster: str, member_id: str) -> str:
+    """``raft.<cluster>.<member-id>``: the Raft messages for one member."""
+    return _join("raft", cluster, member_id)
+
+
+# --- API server (§3) -------------------------------------------------------------------------------
+
+
+def api(group: str, version: str, resource: str, verb: str) -> str:
+    """``api.<group>.<version>.<resource>.<verb>``; the legacy group is ``core``.
+
+    Groups with dots (``coordination.k8s.io``) keep only their first label as the token, because a
+    dot would split the subject: ``api.coordination.v1.leases.get``.
+    """
+    return _join("api", api_group_token(group), version, resource, verb)
+
+
+def api_all() -> str:
+    """The wildcard an API server replica subscribes to."""
+    return "api.>"
+
+
+def api_group_token(group: str) -> str:
+    """The subject token for an API group: ``""`` → ``core``, ``discovery.k8s.io`` → ``discovery``."""
+    if group in ("", "core"):
+        return "core"
+    return group.split(".", 1)[0]
+
+
+def watch_event(group: str, version: str, resource: str, namespace: str, name: str) -> str:
+    """``watch.<group>.<version>.<resource>.<namespace>.<name>``: every change, for observers."""
+    return _join("watch", api_group_token(group), version, resource, namespace or CLUSTER_SCOPE, name)
+
+
+def watch_events_of(group: str, version: str, resource: str) -> str:
+    """The wildcard matching every change of one resource, e.g. ``watch.core.v1.pods.>``."""
+    return f"{_join('watch', api_group_token(group), version, resource)}.>"
+
+
+# --- nodes, services, chaos (§4) -------------------------------------------------------------------
+
+
+def node(node_name: str, *rest: str) -> str:
+    """``node.<node>.…``: a node's own subjects."""
+    return _join("node", node_name, *rest)
+
+
+def node_cri(node_name: str, call: str) -> str:
+    """``node.<node>.cri.<call>``: the container runtime's CRI-shaped calls."""
+    return node(node_name, "cri", call)
+
+
+def node_stats(node_name: str) -> str:
+    return node(node_name, "stats")
+
+
+def node_proxy_stats(node_name: str) -> str:
+    return node(node_name, "proxy", "stats")
+
+
+def service(namespace: str, name: str) -> str:
+    """``svc.<namespace>.<service>``: a request to a Service, served by kube-proxy."""
+    return _join("svc", namespace, name)
+
+
+def chaos(kind: str, *target_and_action: str) -> str:
+    """``chaos.<kind>.<name…>.<action>``: ``chaos.node.worker-2.crash``, ``chaos.pod.default.web-0.kill``."""
+    if kind not in CHAOS_KINDS:
+        raise ValueError(f"unknown chaos kind {kind!r}; expected one of {sorted(CHAOS_KINDS)}")
+    return _join("chaos", kind, *target_and_action)
+
+
+def chaos_network_partition() -> str:
+    return "chaos.network.partition"
+
+
+def chaos_reset() -> str:
+    return "chaos.reset"
+
+
+def chaos_all() -> str:
+    return "chaos.>"
