@@ -6,7 +6,7 @@ error headers, so one bad request can never stop a service:
 
 - body larger than the configured limit → 413, before any parsing;
 - malformed JSON or a schema violation → 400 with the field path;
-- :class:`~shared.errors.ApiError` from the handler → its own code;
+- :class:`~shared.errors.ApiError` or a ``StatusError`` from the handler → its own code;
 - any other exception → 500, logged, and the service goes on serving.
 
 Handlers run as concurrent tasks (a NATS subscription delivers its messages one at a time, so a slow
@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.errors import ApiError, bad_request, from_validation_error, too_large
 from shared.logging import get_logger
+from shared.models import StatusError, to_dict
 
 DEFAULT_MAX_REQUEST_BYTES: Final = 3 * 1024 * 1024 // 2
 """1.5 MiB, etcd's default request limit, which Kubernetes objects are sized against."""
@@ -218,6 +219,9 @@ class MicroService:
             body = await self._handle(endpoint, request)
         except ApiError as error:
             await _respond_error(request, error)
+            return
+        except StatusError as error:
+            await _respond_error(request, ApiError.from_status(to_dict(error.status)))
             return
         except Exception as error:  # the service must outlive any one request's bug
             log.exception("handler failed", endpoint=endpoint.name, subject=request.subject)

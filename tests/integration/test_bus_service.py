@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared import bus
 from shared.bus import MicroService, RequestContext
 from shared.errors import ApiError, not_found
+from shared.models import StatusError, new_conflict
 
 SUBJECT = "test.echo"
 LIMIT = 1024
@@ -133,3 +134,17 @@ async def test_stop_lets_in_flight_requests_finish(nc: Client) -> None:
     await asyncio.sleep(0.1)
     await svc.stop()
     assert await pending == {"text": "slow"}
+
+
+async def test_status_error_from_models_is_replied_as_its_status(nc: Client) -> None:
+    async def refuse(request: EchoRequest, context: RequestContext) -> None:
+        raise StatusError(new_conflict("pods", request.text))
+
+    svc = MicroService(nc, "refuser", "1.0.0")
+    svc.add_endpoint("refuse", "test.refuse", EchoRequest, refuse)
+    await svc.start()
+    with pytest.raises(ApiError) as caught:
+        await bus.request(nc, "test.refuse", {"text": "web-0"})
+    await svc.stop()
+    assert (caught.value.code, caught.value.reason) == (409, "Conflict")
+    assert caught.value.message.startswith('Operation cannot be fulfilled on pods "web-0"')
