@@ -23,3 +23,6 @@ def version() -> None:
 @app.callback()
 def main() -> None:
     """kubenats: see, measure and break a Kubernetes-shaped control plane."""
+
+
+import shared.cli.cluster  # noqa: E402, F401  (the `cluster` command group attaches itself to `app`)

@@ -1,0 +1,153 @@
+"""Readiness checks: when is a freshly started cluster up, judged from outside as a client would judge it.
+
+A program is ready when supervisord reports it ``RUNNING`` and, for components that have one, its probe
+passes: a nats-server is ready when a real nats-py client connects to it and round-trips a PING. The
+cluster is ready when every program is, and a message published on any server reaches a subscriber on
+every other (the routes work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+import nats
+from nats.aio.client import Client
+from nats.errors import TimeoutError as NatsTimeout
+
+from shared.cluster.render import Program
+from shared.cluster.supervisor import FATAL, RUNNING, Supervisor
+from shared.topology import NATS, Topology
+
+Progress = Callable[[str], None]
+Probe = Callable[[Topology, Program], Awaitable[None]]
+
+
+class NotReady(Exception):
+    """A program or the cluster did not become ready; ``program`` names the culprit when there is one."""
+
+    def __init__(self, message: str, program: str | None = None) -> None:
+        super().__init__(message)
+        self.program = program
+
+
+async def _ignore(_: Exception) -> None:
+    """nats-py reports connection errors through this callback too; a probe reports them itself."""
+
+
+async def connect_once(url: str, timeout: float = 2.0) -> Client:
+    """One connection to exactly ``url``, without reconnects, failing fast."""
+    client: Client = await nats.connect(
+        servers=[url],
+        name="kubenats-cluster-probe",
+        allow_reconnect=False,
+        max_reconnect_attempts=0,
+        connect_timeout=max(1, int(timeout)),
+        error_cb=_ignore,
+    )
+    return client
+
+
+async def probe_nats(topology: Topology, program: Program) -> None:
+    url = topology.nats_url(topology.replica(program.placement.host))
+    client = await connect_once(url)
+    try:
+        await client.flush(timeout=2)
+    finally:
+        await client.close()
+
+
+# Probes by component; a component without one is ready when supervisord says RUNNING. Later components
+# (etcd: has a leader; kubelet: its Node is Ready; …) register theirs here.
+PROBES: dict[str, Probe] = {NATS: probe_nats}
+
+
+async def wait_programs(
+    topology: Topology,
+    programs: Sequence[Program],
+    supervisor: Supervisor,
+    deadline: float,
+    progress: Progress,
+) -> None:
+    """Wait until every program is RUNNING and passes its probe; ``NotReady`` when one cannot."""
+    started = time.monotonic()
+    pending = {p.name: p for p in programs}
+    last_error: dict[str, str] = {}
+    while pending:
+        states = {info.name: info for info in supervisor.processes()}
+        for name, program in list(pending.items()):
+            info = states.get(name)
+            if info is None:
+                raise NotReady(f"{name} is not in the supervisord config", name)
+            if info.state == FATAL:
+                raise NotReady(f"{name} exited too quickly and will not be restarted ({FATAL})", name)
+            if info.state != RUNNING:
+                last_error[name] = f"supervisord state {info.state}"
+                continue
+            probe = PROBES.get(program.placement.component)
+            if probe is not None:
+                try:
+                    await probe(topology, program)
+                except Exception as error:
+                    last_error[name] = f"{type(error).__name__}: {error}"
+                    continue
+            del pending[name]
+            progress(f"{name} ready ({time.monotonic() - started:.1f} s)")
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            name = sorted(pending)[0]
+            raise NotReady(f"{name} did not become ready in time: {last_error.get(name, 'no answer')}", name)
+        await asyncio.sleep(0.1)
+
+
+async def wait_routes(urls: Sequence[str], deadline: float, progress: Progress) -> None:
+    """Wait until a message published on each server reaches a subscriber on every other server."""
+    if len(urls) < 2:
+        return
+    clients: list[Client] = []
+    try:
+        for url in urls:
+            try:
+                clients.append(await connect_once(url))
+            except Exception as error:
+                raise NotReady(f"cannot connect to {url}: {type(error).__name__}: {error}") from None
+        for receiver_index, receiver in enumerate(clients):
+            subject = receiver.new_inbox()
+            subscription = await receiver.subscribe(subject)
+            await receiver.flush()
+            missing = {i for i in range(len(clients)) if i != receiver_index}
+            while missing:
+                # Interest crosses a route asynchronously, so publish again until it has arrived.
+                for sender_index in missing:
+                    await clients[sender_index].publish(subject, str(sender_index).encode())
+                    await clients[sender_index].flush()
+                try:
+                    while True:
+                        message = await subscription.next_msg(timeout=0.1)
+                        missing.discard(int(message.data))
+                except NatsTimeout:
+                    pass
+                if missing and time.monotonic() >= deadline:
+                    senders = ", ".join(urls[i] for i in sorted(missing))
+                    receiver_url = urls[receiver_index]
+                    raise NotReady(f"messages from {senders} do not reach {receiver_url}: routes down")
+            await subscription.unsubscribe()
+        pairs = len(urls) * (len(urls) - 1)
+        progress(f"nats cluster routes ok ({pairs} server pairs deliver)")
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def wait_ready(
+    topology: Topology,
+    programs: Sequence[Program],
+    supervisor: Supervisor,
+    timeout: float,
+    progress: Progress,
+) -> None:
+    deadline = time.monotonic() + timeout
+    await wait_programs(topology, programs, supervisor, deadline, progress)
+    await wait_routes(topology.nats_urls(), deadline, progress)

@@ -1,0 +1,255 @@
+"""``kubenats cluster up|status|logs|down`` for real: supervisord and three clustered nats-servers.
+
+Every cluster here runs on free ports in a temporary state dir, so the tests pass beside a `make up` cluster
+on the same machine; a finalizer stops it and checks that every process the test saw has exited, even
+when the test fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nats
+import pytest
+import yaml
+from nats.errors import TimeoutError as NatsTimeout
+
+from shared.cluster import ClusterError, StatePaths, down, pid_alive, status, up
+from shared.cluster.supervisor import kill, read_pidfile, wait_gone
+from shared.topology import DEFAULT_TOPOLOGY, Topology, validate_topology
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+KUBENATS = Path(sys.executable).parent / "kubenats"
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports the kernel just handed out (held together, so no two are the same)."""
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+def free_port_topology(**components_enabled: bool) -> Topology:
+    """The default topology on free ports, with no monitor port and a cluster name of its own."""
+    data = copy.deepcopy(yaml.safe_load(DEFAULT_TOPOLOGY.read_text()))
+    ports = free_ports(2 * len(data["replicas"]))
+    data["cluster_name"] = "kubenats-test"
+    for index, replica in enumerate(data["replicas"]):
+        replica.update(nats_port=ports[2 * index], route_port=ports[2 * index + 1])
+        replica.pop("monitor_port", None)
+    for name, enabled in components_enabled.items():
+        data["components"][name]["enabled"] = enabled
+    return validate_topology(data)
+
+
+@dataclass
+class Cluster:
+    topology: Topology
+    paths: StatePaths
+    topology_file: Path
+    seen_pids: set[int] = field(default_factory=set)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k not in {"KUBENATS_STATE_DIR", "WORKERS"}}
+        command = [str(KUBENATS), "cluster", *args, "--state-dir", str(self.paths.root)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, check=False)
+
+    def remember_pids(self) -> dict[str, int] | None:
+        """Program name → pid now (``None`` when not running); every pid seen is checked at the end."""
+        supervisord = read_pidfile(self.paths)
+        if supervisord is not None:
+            self.seen_pids.add(supervisord)
+        processes = status(self.paths)
+        if processes is None:
+            return None
+        pids = {p.name: p.pid for p in processes}
+        self.seen_pids.update(pid for pid in pids.values() if pid > 0)
+        return pids
+
+    def pids(self) -> dict[str, int]:
+        pids = self.remember_pids()
+        assert pids is not None, "supervisord is not running"
+        return pids
+
+
+@contextmanager
+def cluster_dir(topology: Topology) -> Iterator[Cluster]:
+    """A state dir and topology file for ``topology``; on exit, nothing the cluster ran is left running."""
+    # A short path: the supervisord socket lives here and unix socket paths are limited to ~100 bytes.
+    root = Path(tempfile.mkdtemp(prefix="kn-"))
+    topology_file = root / "topology.yaml"
+    topology_file.write_text(yaml.safe_dump(topology.model_dump(mode="json")))
+    cluster = Cluster(topology, StatePaths(root / "state"), topology_file)
+    try:
+        yield cluster
+    finally:
+        cluster.remember_pids()
+        down(cluster.paths, timeout=20)
+        left = wait_gone(cluster.seen_pids, timeout=10)
+        kill(left, signal.SIGKILL)
+        shutil.rmtree(root, ignore_errors=True)
+        assert not left, f"processes outlived `down`: {sorted(left)}"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """A running cluster started through the CLI, exactly as `make up` starts one."""
+    with cluster_dir(free_port_topology()) as running:
+        result = running.cli("up", "--topology", str(running.topology_file), "--timeout", "30")
+        running.remember_pids()
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield running
+
+
+def wait_for(condition: str, check: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting until {condition}"
+        time.sleep(0.1)
+
+
+def test_up_reports_every_nats_server_ready(cluster: Cluster) -> None:
+    result = cluster.cli("status")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for replica in cluster.topology.replicas:
+        line = next(line for line in result.stdout.splitlines() if line.startswith(f"{replica.name}-nats "))
+        assert "RUNNING" in line
+        assert cluster.topology.nats_url(replica) in line
+    assert "3/3 programs RUNNING" in result.stdout
+
+
+async def test_a_message_published_on_one_server_reaches_a_subscriber_on_another(cluster: Cluster) -> None:
+    first, second = cluster.topology.nats_urls()[:2]
+    publisher = await nats.connect(servers=[first], allow_reconnect=False)
+    subscriber = await nats.connect(servers=[second], allow_reconnect=False)
+    try:
+        assert publisher.connected_url is not None and subscriber.connected_url is not None
+        assert publisher.connected_url.port != subscriber.connected_url.port
+        subject = subscriber.new_inbox()
+        subscription = await subscriber.subscribe(subject)
+        await subscriber.flush()
+        deadline = time.monotonic() + 10
+        while True:
+            # The subscription's interest reaches the other server over a route, asynchronously.
+            await publisher.publish(subject, b"across the route")
+            await publisher.flush()
+            try:
+                message = await subscription.next_msg(timeout=0.2)
+                break
+            except NatsTimeout:
+                assert time.monotonic() < deadline, "no message crossed the route"
+        assert message.data == b"across the route"
+    finally:
+        await publisher.close()
+        await subscriber.close()
+
+
+def test_up_on_a_running_cluster_changes_nothing(cluster: Cluster) -> None:
+    before = cluster.pids()
+    result = cluster.cli("up", "--topology", str(cluster.topology_file))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "already running" in result.stdout
+    assert "differs" not in result.stdout
+    assert cluster.pids() == before
+
+
+def test_supervisord_restarts_a_killed_nats_server(cluster: Cluster) -> None:
+    name = "cp-2-nats"
+    old_pid = cluster.pids()[name]
+    os.kill(old_pid, signal.SIGKILL)
+
+    def restarted() -> bool:
+        processes = status(cluster.paths) or []
+        info = next(p for p in processes if p.name == name)
+        return info.running and info.pid != old_pid
+
+    wait_for(f"{name} runs again", restarted)
+    new_pid = cluster.pids()[name]
+    assert new_pid != old_pid
+    assert not pid_alive(old_pid)
+    url = cluster.topology.nats_url(cluster.topology.replica("cp-2"))
+
+    async def connects() -> None:
+        client = await nats.connect(servers=[url], allow_reconnect=False)
+        await client.close()
+
+    asyncio.run(connects())
+
+
+def test_logs_prints_the_end_of_one_programs_log(cluster: Cluster) -> None:
+    result = cluster.cli("logs", "cp-1-nats", "-n", "200")
+    assert result.returncode == 0, result.stderr
+    assert "Server is ready" in result.stdout
+    unknown = cluster.cli("logs", "cp-9-nats")
+    assert unknown.returncode == 2
+    assert "cp-1-nats" in unknown.stderr  # lists the programs that do exist
+
+
+def test_down_stops_every_process_it_started_and_keeps_the_data() -> None:
+    topology = free_port_topology()
+    with cluster_dir(topology) as cluster:
+        result = up(topology, cluster.paths, timeout=30)
+        assert not result.already_running
+        pids = cluster.pids()
+        os.kill(pids["cp-3-nats"], signal.SIGKILL)  # a restarted server must go too
+        wait_for("cp-3-nats is restarted", lambda: cluster.pids()["cp-3-nats"] != pids["cp-3-nats"])
+        wait_for("cp-3-nats runs", lambda: all(p.running for p in status(cluster.paths) or []))
+
+        stopped = down(cluster.paths)
+
+        assert stopped.was_running
+        assert sorted(stopped.stopped) == ["cp-1-nats", "cp-2-nats", "cp-3-nats"]
+        assert stopped.forced == []
+        assert [pid for pid in cluster.seen_pids if pid_alive(pid)] == []
+        assert status(cluster.paths) is None
+        assert not cluster.paths.socket.exists()
+        assert (cluster.paths.program_log("cp-1-nats")).stat().st_size > 0
+        assert not down(cluster.paths).was_running
+        assert cluster.cli("status").returncode == 3
+
+
+def test_up_refuses_ports_in_use_before_starting_anything() -> None:
+    topology = free_port_topology()
+    taken = topology.replicas[1].route_port
+    with cluster_dir(topology) as cluster, socket.socket() as holder:
+        holder.bind(("127.0.0.1", taken))
+        holder.listen()
+        with pytest.raises(ClusterError, match=f"port {taken} \\(cp-2 route_port\\)"):
+            up(topology, cluster.paths)
+        assert read_pidfile(cluster.paths) is None
+
+
+def test_up_fails_with_the_log_of_a_program_that_does_not_come_up() -> None:
+    data = topology_data_with_broken_component()
+    topology = validate_topology(data)
+    with cluster_dir(topology) as cluster:
+        result = cluster.cli("up", "--topology", str(cluster.topology_file), "--timeout", "4")
+        cluster.remember_pids()
+        assert result.returncode == 1
+        assert "cp-1-broken" in result.stderr
+        assert "No module named services.does_not_exist" in result.stderr  # its last log lines
+
+
+def topology_data_with_broken_component() -> dict[str, object]:
+    topology = free_port_topology()
+    data: dict[str, object] = topology.model_dump(mode="json")
+    components = data["components"]
+    assert isinstance(components, dict)
+    components["broken"] = {"role": "control-plane", "enabled": True, "module": "services.does_not_exist"}
+    return data
