@@ -28,7 +28,7 @@ status: install
 	$(KUBENATS) cluster status
 
 logs: install
-	$(KUBENATS) cluster logs $(C)
+	$(KUBENATS) cluster logs $(F) $(C)
 
 clean: down
 	rm -rf .kubenats

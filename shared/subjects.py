@@ -82,6 +82,11 @@ def raft(cluster: str, member_id: str) -> str:
     return _join("raft", cluster, member_id)
 
 
+def raft_demo(cluster: str, verb: str, member_id: str | None = None) -> str:
+    """``raftdemo.<cluster>[.<member>].<verb>``: the Raft demo member's requests (tests, benchmarks)."""
+    return _join("raftdemo", cluster, *([member_id] if member_id else []), verb)
+
+
 # --- API server (§3) -------------------------------------------------------------------------------
 
 
