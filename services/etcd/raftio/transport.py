@@ -1,0 +1,182 @@
+"""How Raft messages travel between members: a ``Transport`` interface and its NATS implementation.
+
+Each member subscribes to ``raft.<cluster>.<member-id>``. The messages one ``Ready`` holds for a peer go
+out as one NATS message (a batch), so a leader replicating to two followers publishes twice per round,
+not once per entry. A batch larger than the chunk size (a snapshot, typically) is split into chunks the
+receiver reassembles, because NATS refuses messages over the server's ``max_payload`` (1 MiB by default).
+
+Delivery is at most once and unordered across reconnects: Raft itself tolerates lost, duplicated and
+reordered messages, so the transport adds no acknowledgements of its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from services.etcd.raft.codec import CodecError, decode_message, encode_message
+from services.etcd.raft.types import Message, MessageType
+from shared import subjects
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+Deliver = Callable[[Message], None]
+"""Called with each message received for this member, on the event loop."""
+ReportSnapshot = Callable[[str, bool], None]
+"""Called with (member, delivered) for every snapshot message handed to ``send``."""
+
+_BATCH = 0
+_CHUNK = 1
+_LENGTH = struct.Struct(">I")
+# kind, sender-scoped chunk-set id, chunk number, chunk count
+_CHUNK_HEADER = struct.Struct(">BQII")
+DEFAULT_CHUNK_BYTES = 512 * 1024
+
+
+class Transport(Protocol):
+    async def start(self, deliver: Deliver, report_snapshot: ReportSnapshot) -> None:
+        """Begin receiving; ``deliver`` gets every message addressed to this member."""
+        ...
+
+    async def send(self, messages: Sequence[Message]) -> None:
+        """Hand ``messages`` to the network; never waits for the peers, may drop silently."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def encode_batch(messages: Sequence[Message]) -> bytes:
+    parts = [bytes([_BATCH])]
+    for message in messages:
+        body = encode_message(message)
+        parts.append(_LENGTH.pack(len(body)))
+        parts.append(body)
+    return b"".join(parts)
+
+
+def decode_batch(data: bytes) -> list[Message]:
+    messages, offset = [], 1
+    while offset < len(data):
+        if offset + _LENGTH.size > len(data):
+            raise CodecError("truncated batch length")
+        (length,) = _LENGTH.unpack_from(data, offset)
+        offset += _LENGTH.size
+        if offset + length > len(data):
+            raise CodecError("truncated batch message")
+        messages.append(decode_message(data[offset : offset + length]))
+        offset += length
+    return messages
+
+
+def split_chunks(frame: bytes, chunk_id: int, chunk_bytes: int) -> list[bytes]:
+    pieces = [frame[i : i + chunk_bytes] for i in range(0, len(frame), chunk_bytes)]
+    return [_CHUNK_HEADER.pack(_CHUNK, chunk_id, n, len(pieces)) + piece for n, piece in enumerate(pieces)]
+
+
+@dataclass
+class _Reassembly:
+    count: int
+    pieces: dict[int, bytes] = field(default_factory=dict)
+
+
+class NatsTransport:
+    """Raft messages over NATS core publish/subscribe on ``raft.<cluster>.<member>``."""
+
+    def __init__(
+        self, nc: Client, cluster: str, member_id: str, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    ) -> None:
+        self.nc = nc
+        self.cluster = cluster
+        self.member_id = member_id
+        self.chunk_bytes = chunk_bytes
+        self._deliver: Deliver | None = None
+        self._report_snapshot: ReportSnapshot | None = None
+        self._subscription: Subscription | None = None
+        self._chunk_ids = itertools.count(1)
+        # Partly received chunk sets by (sender subject, id); a sender's newer set replaces an older one,
+        # so a set that lost a chunk does not linger.
+        self._partial: dict[tuple[str, int], _Reassembly] = {}
+        self._newest_set: dict[str, int] = {}
+
+    async def start(self, deliver: Deliver, report_snapshot: ReportSnapshot) -> None:
+        self._deliver = deliver
+        self._report_snapshot = report_snapshot
+        subject = subjects.raft(self.cluster, self.member_id)
+        self._subscription = await self.nc.subscribe(subject, cb=self._on_msg)
+        await self.nc.flush()
+
+    async def send(self, messages: Sequence[Message]) -> None:
+        by_peer: defaultdict[str, list[Message]] = defaultdict(list)
+        for message in messages:
+            by_peer[message.to].append(message)
+        for peer, batch in by_peer.items():
+            await self._publish(peer, batch)
+
+    async def _publish(self, peer: str, batch: list[Message]) -> None:
+        frame = encode_batch(batch)
+        subject = subjects.raft(self.cluster, peer)
+        ok = True
+        try:
+            if len(frame) <= self.chunk_bytes:
+                await self.nc.publish(subject, frame, headers={"From": self.member_id})
+            else:
+                for chunk in split_chunks(frame, next(self._chunk_ids), self.chunk_bytes):
+                    await self.nc.publish(subject, chunk, headers={"From": self.member_id})
+        except Exception as error:  # a closed or reconnecting connection: Raft retries by itself
+            ok = False
+            log.debug("raft send failed", peer=peer, error=repr(error))
+        if self._report_snapshot is not None:
+            for message in batch:
+                if message.type == MessageType.SNAP:
+                    self._report_snapshot(peer, ok)
+
+    async def _on_msg(self, msg: Msg) -> None:
+        sender = (msg.headers or {}).get("From", "")
+        try:
+            frame = self._frame(sender, msg.data)
+            if frame is None:
+                return
+            messages = decode_batch(frame)
+        except (CodecError, struct.error) as error:
+            log.warning("raft message dropped", sender=sender, error=str(error))
+            return
+        assert self._deliver is not None
+        for message in messages:
+            self._deliver(message)
+
+    def _frame(self, sender: str, data: bytes) -> bytes | None:
+        if not data:
+            raise CodecError("empty frame")
+        if data[0] == _BATCH:
+            return data
+        if data[0] != _CHUNK:
+            raise CodecError(f"unknown frame kind {data[0]}")
+        _, set_id, number, count = _CHUNK_HEADER.unpack_from(data)
+        if set_id < self._newest_set.get(sender, 0):
+            return None
+        if set_id > self._newest_set.get(sender, 0):
+            self._partial = {k: v for k, v in self._partial.items() if k[0] != sender}
+            self._newest_set[sender] = set_id
+        pending = self._partial.setdefault((sender, set_id), _Reassembly(count))
+        pending.pieces[number] = data[_CHUNK_HEADER.size :]
+        if len(pending.pieces) < pending.count:
+            return None
+        del self._partial[(sender, set_id)]
+        return b"".join(pending.pieces[n] for n in range(pending.count))
+
+    async def close(self) -> None:
+        if self._subscription is not None:
+            try:
+                await self._subscription.unsubscribe()
+            except Exception as error:  # already closed connections refuse unsubscribe
+                log.debug("raft unsubscribe failed", error=repr(error))
+            self._subscription = None
