@@ -16,6 +16,9 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+MAX_PAYLOAD = 8 * 1024 * 1024
+"""Bytes per NATS message, as in infra/nats-server.conf.tmpl: room for a 1.5 MiB object plus envelope."""
+
 _LISTENING = re.compile(rb"Listening for client connections on [^\s:]+:(\d+)")
 
 
@@ -47,8 +50,12 @@ class NatsServer:
 
     def start(self, timeout: float = 10.0) -> NatsServer:
         command = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), *self.args]
-        if self.config is not None:
-            command += ["-c", str(self.config)]
+        config = self.config
+        if config is None:
+            # The same payload limit `make up` configures, so services see the same limits in tests.
+            config = Path(self._dir.name) / "nats-server.conf"
+            config.write_text(f"max_payload: {MAX_PAYLOAD}\n")
+        command += ["-c", str(config)]
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         log.close()
