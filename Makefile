@@ -52,3 +52,7 @@ lint: install
 
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+.PHONY: bench-kv
+bench-kv: install
+	$(BIN)/python bench/kv.py
