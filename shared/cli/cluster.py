@@ -108,6 +108,12 @@ def _next_steps(topology: Topology) -> None:
     if monitor is not None:
         routez = f"http://{topology.host}:{monitor}/routez"
         out.print(f"  curl -s {routez}   [dim]# this server's cluster routes[/dim]")
+    if topology.components.get("etcd") and topology.components["etcd"].enabled:
+        out.print(f'  nats -s {first} req etcd.kv.put \'{{"key": "/hello", "value": "world"}}\'')
+        out.print(f'  nats -s {first} req etcd.kv.range \'{{"key": "/hello"}}\'')
+        out.print(
+            f"  nats -s {first} req etcd.cluster.status '{{}}'   [dim]# leader, term, commit per member[/dim]"
+        )
     programs = [p.program for p in topology.placements()]
     out.print(f"  make status · make logs C={programs[0]} · make down")
 

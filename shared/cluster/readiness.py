@@ -1,7 +1,8 @@
 """Readiness checks: when is a freshly started cluster up, judged from outside as a client would judge it.
 
 A program is ready when supervisord reports it ``RUNNING`` and, for components that have one, its probe
-passes: a nats-server is ready when a real nats-py client connects to it and round-trips a PING. The
+passes: a nats-server is ready when a real nats-py client connects to it and round-trips a PING; an
+etcd member when it answers its status subject naming a Raft leader. The
 cluster is ready when every program is, and a message published on any server reaches a subscriber on
 every other (the routes work).
 """
@@ -16,9 +17,12 @@ import nats
 from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeout
 
+from shared import bus, subjects
 from shared.cluster.render import Program
 from shared.cluster.supervisor import FATAL, RUNNING, Supervisor
 from shared.topology import NATS, Topology
+
+ETCD = "etcd"
 
 Progress = Callable[[str], None]
 Probe = Callable[[Topology, Program], Awaitable[None]]
@@ -58,9 +62,23 @@ async def probe_nats(topology: Topology, program: Program) -> None:
         await client.close()
 
 
+async def probe_etcd(topology: Topology, program: Program) -> None:
+    """An etcd member is ready when it answers its own status subject and knows a Raft leader."""
+    url = topology.nats_url(topology.replica(program.placement.host))
+    client = await connect_once(url)
+    try:
+        reply = await bus.request(
+            client, subjects.etcd_member(program.placement.host, "status"), {}, timeout=1
+        )
+    finally:
+        await client.close()
+    if not reply.get("leader"):
+        raise NotReady(f"etcd member {program.placement.host} has no leader yet (term {reply.get('term')})")
+
+
 # Probes by component; a component without one is ready when supervisord says RUNNING. Later components
-# (etcd: has a leader; kubelet: its Node is Ready; …) register theirs here.
-PROBES: dict[str, Probe] = {NATS: probe_nats}
+# (kubelet: its Node is Ready; …) register theirs here.
+PROBES: dict[str, Probe] = {NATS: probe_nats, ETCD: probe_etcd}
 
 
 async def wait_programs(

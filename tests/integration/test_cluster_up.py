@@ -27,6 +27,7 @@ import pytest
 import yaml
 from nats.errors import TimeoutError as NatsTimeout
 
+from services.etcd.client.nats import NatsEtcdClient
 from shared.cluster import ClusterError, StatePaths, down, pid_alive, status, up
 from shared.cluster.supervisor import kill, read_pidfile, wait_gone
 from shared.topology import DEFAULT_TOPOLOGY, Topology, validate_topology
@@ -131,7 +132,7 @@ def test_up_reports_every_nats_server_ready(cluster: Cluster) -> None:
         line = next(line for line in result.stdout.splitlines() if line.startswith(f"{replica.name}-nats "))
         assert "RUNNING" in line
         assert cluster.topology.nats_url(replica) in line
-    assert "3/3 programs RUNNING" in result.stdout
+    assert "6/6 programs RUNNING" in result.stdout
 
 
 async def test_a_message_published_on_one_server_reaches_a_subscriber_on_another(cluster: Cluster) -> None:
@@ -158,6 +159,19 @@ async def test_a_message_published_on_one_server_reaches_a_subscriber_on_another
     finally:
         await publisher.close()
         await subscriber.close()
+
+
+async def test_etcd_members_started_by_up_agree_on_a_leader_and_serve_writes(cluster: Cluster) -> None:
+    kv = await NatsEtcdClient.connect(cluster.topology.nats_urls())
+    try:
+        put = await kv.put("/cluster-up/hello", "world")
+        status = await kv.status()
+        assert sorted(m.name for m in status.members) == ["cp-1", "cp-2", "cp-3"]
+        assert sum(m.is_leader for m in status.members) == 1
+        got = await kv.range("/cluster-up/hello")
+        assert [(item.value, item.mod_revision) for item in got.kvs] == [("world", put.header.revision)]
+    finally:
+        await kv.close()
 
 
 def test_up_on_a_running_cluster_changes_nothing(cluster: Cluster) -> None:
@@ -214,7 +228,7 @@ def test_down_stops_every_process_it_started_and_keeps_the_data() -> None:
         stopped = down(cluster.paths)
 
         assert stopped.was_running
-        assert sorted(stopped.stopped) == ["cp-1-nats", "cp-2-nats", "cp-3-nats"]
+        assert sorted(stopped.stopped) == [f"cp-{n}-{c}" for n in (1, 2, 3) for c in ("etcd", "nats")]
         assert stopped.forced == []
         assert [pid for pid in cluster.seen_pids if pid_alive(pid)] == []
         assert status(cluster.paths) is None

@@ -47,14 +47,17 @@ def state(tmp: str = "/srv/kn") -> StatePaths:
 # --- the default topology -------------------------------------------------------------------------------
 
 
-def test_default_topology_has_three_replicas_three_workers_and_only_nats_enabled() -> None:
+def test_default_topology_has_three_replicas_three_workers_and_nats_and_etcd_enabled() -> None:
     topology = load_topology()
     assert [r.name for r in topology.replicas] == ["cp-1", "cp-2", "cp-3"]
     assert [r.nats_port for r in topology.replicas] == [4222, 4223, 4224]
     assert [r.route_port for r in topology.replicas] == [6222, 6223, 6224]
     assert topology.workers.names() == ["worker-1", "worker-2", "worker-3"]
     assert (topology.workers.cpu, topology.workers.memory) == ("4", "8Gi")
-    assert [p.program for p in topology.placements()] == ["cp-1-nats", "cp-2-nats", "cp-3-nats"]
+    assert [p.program for p in topology.placements()] == [
+        *("cp-1-nats", "cp-2-nats", "cp-3-nats"),
+        *("cp-1-etcd", "cp-2-etcd", "cp-3-etcd"),
+    ]
     assert topology.nats_urls() == [f"nats://127.0.0.1:{port}" for port in (4222, 4223, 4224)]
 
 
@@ -68,7 +71,6 @@ def test_default_topology_records_fast_failure_detection_timings() -> None:
 def test_default_topology_lists_every_later_component_disabled() -> None:
     components = load_topology().components
     assert {name for name, c in components.items() if not c.enabled} == {
-        "etcd",
         "apiserver",
         "scheduler",
         "controller-manager",
@@ -198,12 +200,12 @@ def supervisord_sections(text: str) -> configparser.RawConfigParser:
     return parser
 
 
-def test_rendered_supervisord_config_has_one_program_per_nats_server() -> None:
+def test_rendered_supervisord_config_has_one_program_per_enabled_component_and_host() -> None:
     paths = state()
     rendered = render_cluster(load_topology(), paths)
     parser = supervisord_sections(rendered.supervisord_conf)
     programs = [s.removeprefix("program:") for s in parser.sections() if s.startswith("program:")]
-    assert programs == ["cp-1-nats", "cp-2-nats", "cp-3-nats"]
+    assert programs == ["cp-1-nats", "cp-2-nats", "cp-3-nats", "cp-1-etcd", "cp-2-etcd", "cp-3-etcd"]
     assert parser["unix_http_server"]["file"] == "/srv/kn/supervisord.sock"
     assert parser["supervisord"]["pidfile"] == "/srv/kn/supervisord.pid"
     assert parser["supervisord"]["logfile"] == "/srv/kn/logs/supervisord.log"
@@ -290,7 +292,7 @@ def test_program_names_follow_the_worker_count() -> None:
     topology = enabled("proxy").with_workers(5)
     names = [p.name for p in render_cluster(topology, state()).programs]
     assert names[-1] == "worker-5-proxy"
-    assert len(names) == 3 + 5
+    assert len(names) == 3 + 3 + 5  # nats and etcd on each replica, a proxy on each worker
 
 
 def test_percent_signs_in_paths_are_escaped_for_supervisord() -> None:
