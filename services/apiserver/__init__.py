@@ -1,0 +1,1 @@
+"""The API server: Kubernetes objects over NATS, the cluster's single gateway."""

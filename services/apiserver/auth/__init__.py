@@ -1,0 +1,91 @@
+"""Authentication and authorization for the API server: who a request comes from, and whether it may proceed.
+
+Pure code, no NATS and no event loop, so the NATS front and the HTTP front (issue 12) share it. A request
+handler does, in order::
+
+    user = authenticator.authenticate(headers.get("Authorization"))      # ApiError 401
+    authorizer.ensure_allowed(Attributes(user, verb, group, resource,     # ApiError 403
+                                         subresource, namespace, name))
+"""
+
+from .authorizer import (
+    APPS,
+    CONTROLLER_MANAGER_LEASE,
+    CONTROLLER_MANAGER_USER,
+    COORDINATION,
+    CORE,
+    DEFAULT_BINDINGS,
+    DEFAULT_ROLES,
+    DISCOVERY,
+    MASTERS_GROUP,
+    NODE_LEASE_NAMESPACE,
+    NODE_USER_PREFIX,
+    NODES_GROUP,
+    SCHEDULER_LEASE,
+    SCHEDULER_USER,
+    SYSTEM_NAMESPACE,
+    VERBS,
+    VIEWERS_GROUP,
+    Attributes,
+    Authorizer,
+    ClusterRole,
+    ClusterRoleBinding,
+    Decision,
+    Only,
+    PodLookup,
+    PolicyRule,
+    forbidden,
+    forbidden_message,
+    node_name,
+    rule,
+)
+from .tokens import (
+    AUTHENTICATED_GROUP,
+    TokenAuthenticator,
+    TokenFileError,
+    UserInfo,
+    bearer_token,
+    generate_token_file,
+    parse_token_file,
+    unauthorized,
+)
+
+__all__ = [
+    "APPS",
+    "AUTHENTICATED_GROUP",
+    "CONTROLLER_MANAGER_LEASE",
+    "CONTROLLER_MANAGER_USER",
+    "COORDINATION",
+    "CORE",
+    "DEFAULT_BINDINGS",
+    "DEFAULT_ROLES",
+    "DISCOVERY",
+    "MASTERS_GROUP",
+    "NODES_GROUP",
+    "NODE_LEASE_NAMESPACE",
+    "NODE_USER_PREFIX",
+    "SCHEDULER_LEASE",
+    "SCHEDULER_USER",
+    "SYSTEM_NAMESPACE",
+    "VERBS",
+    "VIEWERS_GROUP",
+    "Attributes",
+    "Authorizer",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Decision",
+    "Only",
+    "PodLookup",
+    "PolicyRule",
+    "TokenAuthenticator",
+    "TokenFileError",
+    "UserInfo",
+    "bearer_token",
+    "forbidden",
+    "forbidden_message",
+    "generate_token_file",
+    "node_name",
+    "parse_token_file",
+    "rule",
+    "unauthorized",
+]
