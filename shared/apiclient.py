@@ -1,0 +1,152 @@
+"""A typed async client of the API server over NATS: every verb of ``shared.apiprotocol``.
+
+Objects go in and come out as dicts in the Kubernetes wire form (``to_dict(model)`` and
+``parse_object(obj)`` convert to and from the pydantic models), so nothing a caller does not model is
+lost. Errors are :class:`~shared.errors.ApiError` with the server's ``Status`` code and reason; a 503
+(no replica, or the store without a leader) is retried with back-off up to ``retry_for`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from nats.aio.client import Client
+
+from shared import bus, subjects
+from shared.apiprotocol import AUTHORIZATION_HEADER, ApiRequest, PatchType
+from shared.errors import ApiError
+from shared.models import ResourceType, resource_for_kind, resource_for_plural
+
+Object = dict[str, Any]
+
+
+def resource(group: str, version: str, plural: str) -> ResourceType:
+    rt = resource_for_plural(group, version, plural)
+    if rt is None:
+        raise ValueError(f"unknown resource {plural} in {group or 'core'}/{version}")
+    return rt
+
+
+def resource_of(obj: Object) -> ResourceType:
+    rt = resource_for_kind(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+    if rt is None:
+        raise ValueError(f'no kind "{obj.get("kind")}" is registered for version "{obj.get("apiVersion")}"')
+    return rt
+
+
+class ApiClient:
+    def __init__(self, nc: Client, token: str, *, timeout: float = 5.0, retry_for: float = 10.0) -> None:
+        self.nc = nc
+        self.headers = {AUTHORIZATION_HEADER: f"Bearer {token}"}
+        self.timeout = timeout
+        self.retry_for = retry_for
+        self.owns_connection = False
+
+    @classmethod
+    async def connect(cls, servers: str | Sequence[str], token: str, name: str = "api-client") -> ApiClient:
+        client = cls(await bus.connect(servers, name=name), token)
+        client.owns_connection = True
+        return client
+
+    async def close(self) -> None:
+        if self.owns_connection:
+            await self.nc.close()
+
+    async def call(self, rt: ResourceType, verb: str, request: ApiRequest) -> Object:
+        subject = subjects.api(rt.group, rt.version, rt.plural, verb)
+        payload = request.model_dump(by_alias=True, exclude_defaults=True)
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + self.retry_for, 0.05
+        while True:
+            try:
+                reply: Object = await bus.request(
+                    self.nc, subject, payload, timeout=self.timeout, headers=self.headers
+                )
+                return reply
+            except ApiError as error:
+                if error.code != 503 or loop.time() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    async def create(self, obj: Object, namespace: str = "") -> Object:
+        rt = resource_of(obj)
+        return await self.call(rt, "create", ApiRequest(namespace=namespace, body=obj))
+
+    async def get(self, rt: ResourceType, name: str, namespace: str = "") -> Object:
+        return await self.call(rt, "get", ApiRequest(namespace=namespace, name=name))
+
+    async def list(
+        self,
+        rt: ResourceType,
+        namespace: str = "",
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        limit: int = 0,
+        continue_token: str = "",
+    ) -> Object:
+        request = ApiRequest.model_validate(
+            {
+                "namespace": namespace,
+                "labelSelector": label_selector,
+                "fieldSelector": field_selector,
+                "limit": limit,
+                "continue": continue_token,
+            }
+        )
+        return await self.call(rt, "list", request)
+
+    async def update(self, obj: Object) -> Object:
+        rt, meta = resource_of(obj), obj.get("metadata", {})
+        return await self.call(
+            rt, "update", ApiRequest(namespace=meta.get("namespace", ""), name=meta.get("name", ""), body=obj)
+        )
+
+    async def update_status(self, obj: Object) -> Object:
+        rt, meta = resource_of(obj), obj.get("metadata", {})
+        return await self.call(
+            rt, "status", ApiRequest(namespace=meta.get("namespace", ""), name=meta.get("name", ""), body=obj)
+        )
+
+    async def patch(
+        self,
+        rt: ResourceType,
+        name: str,
+        patch: Any,
+        namespace: str = "",
+        patch_type: PatchType = "application/merge-patch+json",
+        *,
+        subresource: str = "",
+    ) -> Object:
+        request = ApiRequest.model_validate(
+            {"namespace": namespace, "name": name, "patch": patch, "patchType": patch_type}
+        )
+        return await self.call(rt, subresource or "patch", request)
+
+    async def delete(
+        self, rt: ResourceType, name: str, namespace: str = "", grace_period_seconds: int | None = None
+    ) -> Object:
+        request = ApiRequest.model_validate(
+            {"namespace": namespace, "name": name, "gracePeriodSeconds": grace_period_seconds}
+        )
+        return await self.call(rt, "delete", request)
+
+    async def bind(self, pod: str, node: str, namespace: str = "default") -> Object:
+        binding = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": pod, "namespace": namespace},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        }
+        pods = resource("", "v1", "pods")
+        return await self.call(pods, "binding", ApiRequest(namespace=namespace, name=pod, body=binding))
+
+    async def get_scale(self, rt: ResourceType, name: str, namespace: str = "") -> Object:
+        return await self.call(rt, "scale", ApiRequest(namespace=namespace, name=name))
+
+    async def scale(self, rt: ResourceType, name: str, replicas: int, namespace: str = "") -> Object:
+        body = {"apiVersion": "autoscaling/v1", "kind": "Scale", "spec": {"replicas": replicas}}
+        return await self.call(rt, "scale", ApiRequest(namespace=namespace, name=name, body=body))
