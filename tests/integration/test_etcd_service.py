@@ -163,3 +163,18 @@ async def test_range_end_before_key_is_refused(client: NatsEtcdClient) -> None:
     with pytest.raises(EtcdError) as caught:
         await client.range("b", "a")
     assert caught.value.code == 400 and "before key" in caught.value.message
+
+
+async def test_cancel_ends_a_watch_its_reader_is_waiting_on(client: NatsEtcdClient) -> None:
+    watch = await client.watch("/quiet/", prefix=True)
+
+    async def read() -> int:
+        changes = 0
+        async for response in watch:
+            changes += len(response.events)
+        return changes
+
+    reader = asyncio.create_task(read())
+    await asyncio.sleep(0.1)
+    await watch.cancel()
+    assert await asyncio.wait_for(reader, timeout=1.0) == 0  # ended at once, having seen no change

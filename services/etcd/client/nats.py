@@ -307,7 +307,7 @@ class NatsWatch(Watch):
         # Everything up to ``delivered`` has been handed to the caller (or precedes the start).
         self.delivered = start_revision - 1 if start_revision > 0 else 0
         self._from_now = start_revision <= 0
-        self._queue: asyncio.Queue[Msg] = asyncio.Queue()
+        self._queue: asyncio.Queue[Msg | None] = asyncio.Queue()  # None wakes a reader to see cancel()
         self._subscription: Subscription | None = None
         self._watch_id = ""
         self._expected_seq = 1
@@ -334,6 +334,8 @@ class NatsWatch(Watch):
             if self._done:
                 raise StopAsyncIteration
             message = await self._next_message()
+            if self._done:
+                raise StopAsyncIteration
             if message is None:
                 await self._recreate("no message within the silence timeout")
                 continue
@@ -399,5 +401,6 @@ class NatsWatch(Watch):
     async def cancel(self) -> None:
         if not self._done:
             self._done = True
+            self._queue.put_nowait(None)  # a reader waiting for the next message ends now
             await self._drop_server_watch()
         self.client.forget(self)
