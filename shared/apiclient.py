@@ -16,6 +16,7 @@ from nats.aio.client import Client
 
 from shared import bus, subjects
 from shared.apiprotocol import AUTHORIZATION_HEADER, ApiRequest, PatchType
+from shared.apiwatch import ApiWatch
 from shared.errors import ApiError
 from shared.models import ResourceType, resource_for_kind, resource_for_plural
 
@@ -143,6 +144,36 @@ class ApiClient:
         }
         pods = resource("", "v1", "pods")
         return await self.call(pods, "binding", ApiRequest(namespace=namespace, name=pod, body=binding))
+
+    async def watch(
+        self,
+        rt: ResourceType,
+        namespace: str = "",
+        *,
+        resource_version: str = "",
+        label_selector: str = "",
+        field_selector: str = "",
+        allow_bookmarks: bool = False,
+        send_initial_events: bool | None = None,
+    ) -> ApiWatch:
+        """Watch ``rt`` from ``resource_version`` ("" or "0": the current objects as ADDED first)."""
+        request = ApiRequest.model_validate(
+            {
+                "namespace": namespace,
+                "resourceVersion": resource_version,
+                "labelSelector": label_selector,
+                "fieldSelector": field_selector,
+                "allowWatchBookmarks": allow_bookmarks,
+                "sendInitialEvents": send_initial_events,
+            }
+        )
+
+        async def start(request: ApiRequest) -> Object:
+            return await self.call(rt, "watch", request)
+
+        watch = ApiWatch(self.nc, start, request)
+        await watch.establish()
+        return watch
 
     async def get_scale(self, rt: ResourceType, name: str, namespace: str = "") -> Object:
         return await self.call(rt, "scale", ApiRequest(namespace=namespace, name=name))

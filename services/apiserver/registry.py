@@ -31,14 +31,17 @@ from services.apiserver.objects import (
 )
 from services.apiserver.storage import NotFoundError, ObjectStorage, StaleError, parse_resource_version
 from services.apiserver.validation import to_status_error, validate_create, validate_update
+from services.apiserver.watch_cache.events import selectable_fields
 from shared.clock import Clock, RealClock
 from shared.errors import ApiError
-from shared.models import ResourceType
+from shared.models import RESOURCES, ResourceType
 from shared.patch import PatchError, apply_patch
 from shared.selectors import SelectorError, parse_field_selector, parse_label_selector
 
 Publish = Callable[[str, ResourceType, Object], Awaitable[None]]
 """Called after every write with the watch event type (ADDED, MODIFIED, DELETED) and the object."""
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 STATUS_SUBRESOURCE = frozenset({"pods", "nodes", "namespaces", "services", "deployments", "replicasets"})
 """Resources whose status is written only through ``/status`` (and whose spec never is)."""
@@ -46,16 +49,7 @@ STATUS_SUBRESOURCE = frozenset({"pods", "nodes", "namespaces", "services", "depl
 FIELD_SELECTORS: dict[str, frozenset[str]] = {
     "pods": frozenset({"metadata.name", "metadata.namespace", "spec.nodeName", "status.phase"}),
 }
-_COMMON_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
-
-
-def selectable_fields(resource: str, obj: Object) -> dict[str, str]:
-    meta = obj.get("metadata", {})
-    fields = {"metadata.name": meta.get("name", ""), "metadata.namespace": meta.get("namespace", "")}
-    if resource == "pods":
-        fields["spec.nodeName"] = obj.get("spec", {}).get("nodeName", "")
-        fields["status.phase"] = obj.get("status", {}).get("phase", "")
-    return fields
+COMMON_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
 
 
 async def _no_publish(event: str, rt: ResourceType, obj: Object) -> None:
@@ -98,7 +92,7 @@ class Registry:
         try:
             labels = parse_label_selector(label_selector)
             fields = parse_field_selector(field_selector)
-            fields.check_supported(FIELD_SELECTORS.get(rt.plural, _COMMON_FIELDS))
+            fields.check_supported(FIELD_SELECTORS.get(rt.plural, COMMON_FIELDS))
         except SelectorError as error:
             raise ApiError(400, str(error)) from None
         parse_resource_version(resource_version)
@@ -365,6 +359,16 @@ class Registry:
         await self.admission.release(rt, deleted)
         await self.publish("DELETED", rt, deleted)
         return deleted
+
+    async def ensure_namespaces(self, names: tuple[str, ...]) -> None:
+        """Create the system namespaces if missing, as kube-apiserver does at start-up."""
+        namespaces = next(r for r in RESOURCES if r.plural == "namespaces")
+        for name in names:
+            try:
+                await self.create(namespaces, "", {"metadata": {"name": name}})
+            except ApiError as error:
+                if error.reason != "AlreadyExists":
+                    raise
 
     # --- shared checks --------------------------------------------------------------------------------
 

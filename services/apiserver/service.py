@@ -2,7 +2,8 @@
 
 For each request, in order: find the resource the subject names (404 otherwise), authenticate the
 bearer token (401), authorize the user for the verb on that resource (403), then call the registry,
-whose errors are already Kubernetes ``Status`` objects. Every replica serves in the queue group
+whose errors are already Kubernetes ``Status`` objects; watches stream from the replica's watch
+caches (``watches.py``). Every replica serves in the queue group
 ``apiserver``. After each successful write the replica that made it publishes the change as a
 ``WatchEvent`` on ``watch.<group>.<version>.<resource>.<namespace>.<name>`` for observers.
 """
@@ -18,8 +19,9 @@ from nats.aio.client import Client
 
 from services.apiserver.auth import Attributes, Authorizer, TokenAuthenticator, UserInfo, node_name
 from services.apiserver.objects import Object
-from services.apiserver.registry import Registry
+from services.apiserver.registry import SYSTEM_NAMESPACES, Registry
 from services.apiserver.subresources import bind, evict, get_scale, update_scale
+from services.apiserver.watches import WatchStreams
 from shared import subjects
 from shared.apiprotocol import AUTHORIZATION_HEADER, SUBRESOURCE_VERBS, VERBS, ApiRequest
 from shared.bus import MicroService, RequestContext
@@ -100,6 +102,7 @@ class ApiService:
     ) -> None:
         self.nc = nc
         self.registry = registry
+        self.watches = WatchStreams(nc, registry.storage.kv)
         self.authenticator = authenticator
         self.authorizer = Authorizer(self._lookup_pod_node)
         self.micro = MicroService(
@@ -114,10 +117,13 @@ class ApiService:
         registry.publish = self.publish
 
     async def start(self) -> None:
+        await self.registry.ensure_namespaces(SYSTEM_NAMESPACES)
+        await self.watches.start()
         await self.micro.start()
 
     async def stop(self) -> None:
         await self.micro.stop()
+        await self.watches.stop()
 
     async def handle(self, request: ApiRequest, context: RequestContext) -> Object:
         r = route(context.subject)
@@ -168,6 +174,8 @@ class ApiService:
                 return await reg.patch(rt, ns, name, request.patch, request.patch_type)
             case "delete":
                 return await reg.delete(rt, ns, name, request.grace_period_seconds)
+            case "watch":
+                return self.watches.watch(rt, request)
             case "status":
                 if request.patch is not None:
                     return await reg.patch(

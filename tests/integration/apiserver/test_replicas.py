@@ -57,3 +57,38 @@ async def test_killing_a_replica_loses_no_create(replicated: LocalControlPlane) 
     assert names == {f"w{w}-{n}" for w in range(4) for n in range(40)}
     assert len(retried) <= 4 * 2, f"more retries than requests in flight at the kill: {retried}"
     await nc.close()
+
+
+async def test_watch_continues_without_gap_when_replicas_die(replicated: LocalControlPlane) -> None:
+    for process in replicated.apiservers.values():
+        if not process.alive():
+            await asyncio.to_thread(process.start)
+    nc = await bus.connect(replicated.url, name="replica-watch-test")
+    admin = ApiClient(nc, replicated.tokens["admin"], timeout=2.0)
+    await admin.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ha-watch"}})
+    watch = await admin.watch(PODS, "ha-watch", resource_version="0")
+    retried: list[str] = []
+    seen: list[str] = []
+
+    async def consume() -> None:
+        async for event in watch:
+            assert event["type"] == "ADDED", event
+            seen.append(event["object"]["metadata"]["name"])
+            if len(seen) == 30:
+                return
+
+    consumer = asyncio.create_task(consume())
+    replicas = list(replicated.apiservers.values())
+    for n in range(30):
+        if n % 10 == 0:
+            # Each replica dies once (the one before it restarts), so whichever serves the watch dies.
+            dead = replicas[n // 10]
+            for process in replicas:
+                if not process.alive():
+                    await asyncio.to_thread(process.start)
+            dead.kill()
+        await create_with_retry(admin, pod(f"p{n:02d}", "ha-watch"), retried)
+    await asyncio.wait_for(consumer, timeout=60)
+    assert seen == [f"p{n:02d}" for n in range(30)]
+    await watch.stop()
+    await nc.close()
