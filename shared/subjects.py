@@ -164,3 +164,8 @@ def chaos_reset() -> str:
 
 def chaos_all() -> str:
     return "chaos.>"
+
+
+def micro_ping(service_name: str) -> str:
+    """``$SRV.PING.<service>``: every instance of a ``nats.micro`` service answers with its identity."""
+    return f"$SRV.PING.{token(service_name)}"

@@ -35,6 +35,7 @@ from shared.cluster.supervisor import (
     start_supervisord,
     wait_gone,
 )
+from shared.cluster.tokens import ensure_tokens
 from shared.logging import get_logger
 from shared.topology import Topology, TopologyError, validate_topology
 
@@ -155,6 +156,7 @@ def up(topology: Topology, paths: StatePaths, timeout: float = 30.0, progress: P
 
         _check_ports_free(topology)
         write_rendered(rendered, paths)
+        ensure_tokens(topology, paths)
         _check_nats_configs(topology, paths)
         progress(f"rendered {len(rendered.programs)} programs into {paths.supervisord_conf}")
         try:

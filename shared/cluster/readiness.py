@@ -10,6 +10,7 @@ every other (the routes work).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -23,6 +24,7 @@ from shared.cluster.supervisor import FATAL, RUNNING, Supervisor
 from shared.topology import NATS, Topology
 
 ETCD = "etcd"
+APISERVER = "apiserver"
 
 Progress = Callable[[str], None]
 Probe = Callable[[Topology, Program], Awaitable[None]]
@@ -76,9 +78,30 @@ async def probe_etcd(topology: Topology, program: Program) -> None:
         raise NotReady(f"etcd member {program.placement.host} has no leader yet (term {reply.get('term')})")
 
 
+async def probe_apiserver(topology: Topology, program: Program) -> None:
+    """An API server replica is ready when it answers micro discovery naming itself."""
+    url = topology.nats_url(topology.replica(program.placement.host))
+    client = await connect_once(url)
+    try:
+        inbox = client.new_inbox()
+        replies = await client.subscribe(inbox)
+        await client.publish(subjects.micro_ping(APISERVER), b"", reply=inbox)
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            try:
+                message = await replies.next_msg(timeout=max(0.01, deadline - time.monotonic()))
+            except NatsTimeout:
+                break
+            if json.loads(message.data).get("metadata", {}).get("replica") == program.placement.host:
+                return
+    finally:
+        await client.close()
+    raise NotReady(f"API server {program.placement.host} does not answer yet")
+
+
 # Probes by component; a component without one is ready when supervisord says RUNNING. Later components
 # (kubelet: its Node is Ready; …) register theirs here.
-PROBES: dict[str, Probe] = {NATS: probe_nats, ETCD: probe_etcd}
+PROBES: dict[str, Probe] = {NATS: probe_nats, ETCD: probe_etcd, APISERVER: probe_apiserver}
 
 
 async def wait_programs(

@@ -132,7 +132,7 @@ def test_up_reports_every_nats_server_ready(cluster: Cluster) -> None:
         line = next(line for line in result.stdout.splitlines() if line.startswith(f"{replica.name}-nats "))
         assert "RUNNING" in line
         assert cluster.topology.nats_url(replica) in line
-    assert "6/6 programs RUNNING" in result.stdout
+    assert "9/9 programs RUNNING" in result.stdout
 
 
 async def test_a_message_published_on_one_server_reaches_a_subscriber_on_another(cluster: Cluster) -> None:
@@ -228,7 +228,9 @@ def test_down_stops_every_process_it_started_and_keeps_the_data() -> None:
         stopped = down(cluster.paths)
 
         assert stopped.was_running
-        assert sorted(stopped.stopped) == [f"cp-{n}-{c}" for n in (1, 2, 3) for c in ("etcd", "nats")]
+        assert sorted(stopped.stopped) == [
+            f"cp-{n}-{c}" for n in (1, 2, 3) for c in ("apiserver", "etcd", "nats")
+        ]
         assert stopped.forced == []
         assert [pid for pid in cluster.seen_pids if pid_alive(pid)] == []
         assert status(cluster.paths) is None

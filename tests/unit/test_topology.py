@@ -47,7 +47,7 @@ def state(tmp: str = "/srv/kn") -> StatePaths:
 # --- the default topology -------------------------------------------------------------------------------
 
 
-def test_default_topology_has_three_replicas_three_workers_and_nats_and_etcd_enabled() -> None:
+def test_default_topology_has_three_replicas_three_workers_and_control_plane_enabled() -> None:
     topology = load_topology()
     assert [r.name for r in topology.replicas] == ["cp-1", "cp-2", "cp-3"]
     assert [r.nats_port for r in topology.replicas] == [4222, 4223, 4224]
@@ -57,6 +57,7 @@ def test_default_topology_has_three_replicas_three_workers_and_nats_and_etcd_ena
     assert [p.program for p in topology.placements()] == [
         *("cp-1-nats", "cp-2-nats", "cp-3-nats"),
         *("cp-1-etcd", "cp-2-etcd", "cp-3-etcd"),
+        *("cp-1-apiserver", "cp-2-apiserver", "cp-3-apiserver"),
     ]
     assert topology.nats_urls() == [f"nats://127.0.0.1:{port}" for port in (4222, 4223, 4224)]
 
@@ -71,7 +72,6 @@ def test_default_topology_records_fast_failure_detection_timings() -> None:
 def test_default_topology_lists_every_later_component_disabled() -> None:
     components = load_topology().components
     assert {name for name, c in components.items() if not c.enabled} == {
-        "apiserver",
         "scheduler",
         "controller-manager",
         "kubelet",
@@ -205,7 +205,7 @@ def test_rendered_supervisord_config_has_one_program_per_enabled_component_and_h
     rendered = render_cluster(load_topology(), paths)
     parser = supervisord_sections(rendered.supervisord_conf)
     programs = [s.removeprefix("program:") for s in parser.sections() if s.startswith("program:")]
-    assert programs == ["cp-1-nats", "cp-2-nats", "cp-3-nats", "cp-1-etcd", "cp-2-etcd", "cp-3-etcd"]
+    assert programs == [f"cp-{n}-{c}" for c in ("nats", "etcd", "apiserver") for n in (1, 2, 3)]
     assert parser["unix_http_server"]["file"] == "/srv/kn/supervisord.sock"
     assert parser["supervisord"]["pidfile"] == "/srv/kn/supervisord.pid"
     assert parser["supervisord"]["logfile"] == "/srv/kn/logs/supervisord.log"
@@ -252,6 +252,9 @@ def test_enabled_services_become_programs_with_their_args_filled_in() -> None:
         "cp-1-etcd",
         "cp-2-etcd",
         "cp-3-etcd",
+        "cp-1-apiserver",
+        "cp-2-apiserver",
+        "cp-3-apiserver",
         "worker-1-kubelet",
         "worker-2-kubelet",
         "worker-3-kubelet",
@@ -292,7 +295,7 @@ def test_program_names_follow_the_worker_count() -> None:
     topology = enabled("proxy").with_workers(5)
     names = [p.name for p in render_cluster(topology, state()).programs]
     assert names[-1] == "worker-5-proxy"
-    assert len(names) == 3 + 3 + 5  # nats and etcd on each replica, a proxy on each worker
+    assert len(names) == 3 * 3 + 5  # nats, etcd and apiserver on each replica, a proxy on each worker
 
 
 def test_percent_signs_in_paths_are_escaped_for_supervisord() -> None:
