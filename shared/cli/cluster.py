@@ -1,4 +1,4 @@
-"""The ``kubenats cluster`` command group: ``up``, ``down``, ``status`` and ``logs`` of a local cluster.
+"""The ``kubenats cluster`` command group: ``up``, ``down``, ``status``, ``logs`` and ``token``.
 
 ``make up|down|status|logs`` call these. Each takes ``--state-dir`` (env ``KUBENATS_STATE_DIR``, default
 ``.kubenats/`` in the checkout); ``up`` also takes the topology file and ``--workers`` (env ``WORKERS``).
@@ -30,6 +30,8 @@ from shared.cluster import (
     tail_lines,
     up,
 )
+from shared.cluster.tokens import ADMIN, token_of
+from shared.subjects import api, etcd_cluster_status, etcd_kv, watch_events_of
 from shared.topology import DEFAULT_TOPOLOGY, NATS, Topology, TopologyError, load_topology
 
 app = typer.Typer(name="cluster", help="Start, stop and inspect a kubenats cluster on this machine.")
@@ -108,11 +110,18 @@ def _next_steps(topology: Topology) -> None:
     if monitor is not None:
         routez = f"http://{topology.host}:{monitor}/routez"
         out.print(f"  curl -s {routez}   [dim]# this server's cluster routes[/dim]")
-    if topology.components.get("etcd") and topology.components["etcd"].enabled:
-        out.print(f'  nats -s {first} req etcd.kv.put \'{{"key": "/hello", "value": "world"}}\'')
-        out.print(f'  nats -s {first} req etcd.kv.range \'{{"key": "/hello"}}\'')
+    if _enabled(topology, "etcd"):
+        put, get, status = etcd_kv("put"), etcd_kv("range"), etcd_cluster_status()
+        out.print(f'  nats -s {first} req {put} \'{{"key": "/hello", "value": "world"}}\'')
+        out.print(f'  nats -s {first} req {get} \'{{"key": "/hello"}}\'')
+        out.print(f"  nats -s {first} req {status} '{{}}'   [dim]# leader, term, commit per member[/dim]")
+    if _enabled(topology, "apiserver"):
+        namespaces = api("", "v1", "namespaces", "list")
+        kubenats = _shell_path(Path(sys.executable).parent / "kubenats")
+        bearer = f'-H "Authorization:Bearer $({kubenats} cluster token)"'
+        out.print(f"  nats -s {first} req {namespaces} '{{}}' {bearer}")
         out.print(
-            f"  nats -s {first} req etcd.cluster.status '{{}}'   [dim]# leader, term, commit per member[/dim]"
+            f"  nats -s {first} sub '{watch_events_of('', 'v1', 'pods')}'   [dim]# every pod change[/dim]"
         )
     programs = [p.program for p in topology.placements()]
     out.print(f"  make status · make logs C={programs[0]} · make down")
@@ -178,6 +187,26 @@ def down_command(
     if result.forced:
         err.print(f"[yellow]killed with SIGKILL after the timeout: pids {result.forced}[/yellow]")
     out.print(f"  [dim]data and logs kept in {paths.root}; `make clean` removes them[/dim]")
+
+
+def _enabled(topology: Topology, component: str) -> bool:
+    found = topology.components.get(component)
+    return found is not None and found.enabled
+
+
+@app.command("token")
+def token_command(
+    user: Annotated[str, typer.Argument(help="whose token: admin, viewer, system:node:worker-1, …")] = ADMIN,
+    state_dir: StateDir = None,
+) -> None:
+    """Print the API token of one identity of the running cluster (for the nats CLI's -H option)."""
+    paths = StatePaths.at(state_dir)
+    if not paths.token_file.exists():
+        raise _fail(f"no token file at {paths.token_file}: start the cluster with `make up`", NOT_RUNNING)
+    try:
+        typer.echo(token_of(paths, user))
+    except KeyError as error:
+        raise _fail(str(error.args[0])) from None
 
 
 @app.command("status")

@@ -28,6 +28,7 @@ import yaml
 from nats.errors import TimeoutError as NatsTimeout
 
 from services.etcd.client.nats import NatsEtcdClient
+from shared.apiclient import ApiClient, resource
 from shared.cluster import ClusterError, StatePaths, down, pid_alive, status, up
 from shared.cluster.supervisor import kill, read_pidfile, wait_gone
 from shared.topology import DEFAULT_TOPOLOGY, Topology, validate_topology
@@ -172,6 +173,19 @@ async def test_etcd_members_started_by_up_agree_on_a_leader_and_serve_writes(clu
         assert [(item.value, item.mod_revision) for item in got.kvs] == [("world", put.header.revision)]
     finally:
         await kv.close()
+
+
+async def test_api_servers_started_by_up_answer_with_the_printed_token(cluster: Cluster) -> None:
+    result = cluster.cli("token")
+    assert result.returncode == 0, result.stderr
+    client = await ApiClient.connect(cluster.topology.nats_urls(), result.stdout.strip())
+    try:
+        namespaces = await client.list(resource("", "v1", "namespaces"))
+        names = {item["metadata"]["name"] for item in namespaces["items"]}
+        assert {"default", "kube-system", "kube-node-lease", "kube-public"} <= names
+    finally:
+        await client.close()
+    assert "no token for nobody" in cluster.cli("token", "nobody").stderr
 
 
 def test_up_on_a_running_cluster_changes_nothing(cluster: Cluster) -> None:
