@@ -92,6 +92,8 @@ async def probe_apiserver(topology: Topology, program: Program) -> None:
                 message = await replies.next_msg(timeout=max(0.01, deadline - time.monotonic()))
             except NatsTimeout:
                 break
+            if not message.data:
+                continue  # a "no responders" status: no replica serves yet
             if json.loads(message.data).get("metadata", {}).get("replica") == program.placement.host:
                 return
     finally:
@@ -138,7 +140,10 @@ async def wait_programs(
         if not pending:
             return
         if time.monotonic() >= deadline:
-            name = sorted(pending)[0]
+            # Blame a program supervisord could not keep running before one that runs but is slow to
+            # answer: the slow one is usually waiting on the broken one.
+            not_running = sorted(n for n in pending if states.get(n) is None or states[n].state != RUNNING)
+            name = (not_running or sorted(pending))[0]
             raise NotReady(f"{name} did not become ready in time: {last_error.get(name, 'no answer')}", name)
         await asyncio.sleep(0.1)
 
