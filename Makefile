@@ -56,3 +56,7 @@ bench: install
 .PHONY: bench-kv
 bench-kv: install
 	$(BIN)/python bench/kv.py
+
+.PHONY: bench-api
+bench-api: install
+	$(BIN)/python bench/apiserver.py
