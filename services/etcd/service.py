@@ -128,21 +128,11 @@ class EtcdService:
         request = LeaseKeepAliveRequest.from_wire(body.root)
         if self.server.member.is_leader:
             return self.server.lease_keepalive(request.id)
-        leader = self.server.member.leader
-        if not leader:
-            raise unavailable("etcdserver: no leader")
-        reply: Wire = await bus.request(
-            self.server.nc,
-            subjects.etcd_member(leader, "lease", "keepalive"),
-            body.root,
-            timeout=self.server.config.request_timeout,
-        )
-        return reply
+        return await self._ask_leader("keepalive", body)
 
     async def member_keepalive(self, body: Body, context: RequestContext) -> Wire:
         request = LeaseKeepAliveRequest.from_wire(body.root)
-        if not self.server.member.is_leader:
-            raise unavailable("etcdserver: not a primary lessor (leadership moved); retry")
+        self._require_leader()
         return self.server.lease_keepalive(request.id)
 
     async def lease_ttl(self, body: Body, context: RequestContext) -> Wire:
@@ -150,23 +140,29 @@ class EtcdService:
         request = LeaseTimeToLiveRequest.from_wire(body.root)
         if self.server.member.is_leader:
             return self.server.lease_time_to_live(request.id, request.keys)
-        # Only the leader's lessor keeps live deadlines; ask it.
+        return await self._ask_leader("ttl", body)
+
+    async def member_lease_ttl(self, body: Body, context: RequestContext) -> Wire:
+        request = LeaseTimeToLiveRequest.from_wire(body.root)
+        self._require_leader()
+        return self.server.lease_time_to_live(request.id, request.keys)
+
+    async def _ask_leader(self, lease_verb: str, body: Body) -> Wire:
+        """Only the leader's lessor keeps live deadlines: a follower forwards keepalive and ttl to it."""
         leader = self.server.member.leader
         if not leader:
             raise unavailable("etcdserver: no leader")
         reply: Wire = await bus.request(
             self.server.nc,
-            subjects.etcd_member(leader, "lease", "ttl"),
+            subjects.etcd_member(leader, "lease", lease_verb),
             body.root,
             timeout=self.server.config.request_timeout,
         )
         return reply
 
-    async def member_lease_ttl(self, body: Body, context: RequestContext) -> Wire:
-        request = LeaseTimeToLiveRequest.from_wire(body.root)
+    def _require_leader(self) -> None:
         if not self.server.member.is_leader:
             raise unavailable("etcdserver: not a primary lessor (leadership moved); retry")
-        return self.server.lease_time_to_live(request.id, request.keys)
 
     # --- watches ------------------------------------------------------------------------------------
 
