@@ -43,334 +43,44 @@ from __future__ import annotations
 import fcntl
 import itertools
 import os
-import re
 import struct
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.etcd.raft.types import EMPTY_HARD_STATE, Entry, EntryType, HardState, SnapshotMetadata
+from services.etcd.raft.types import EMPTY_HARD_STATE, Entry, HardState, SnapshotMetadata
+from services.etcd.raft.wal_format import (
+    _FORMAT_VERSION,
+    _REC_ENTRY,
+    _REC_HARD_STATE,
+    _REC_HEADER,
+    _REC_MARKER,
+    _SEGMENT_HEADER,
+    _SEGMENT_MAGIC,
+    _SEGMENT_NAME,
+    DEFAULT_SEGMENT_SIZE,
+    RecoveredState,
+    WALCorruptError,
+    WALError,
+    WALLockedError,
+    _chain,
+    _decode_entry,
+    _decode_hard_state,
+    _decode_marker,
+    _entry_payload,
+    _fdatasync,
+    _frame,
+    _hard_state_payload,
+    _marker_payload,
+    _scan,
+    _valid_record_after,
+)
+from services.etcd.raft.wal_state import _LogState
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024
-
-_MAGIC = b"\xa7\x5e"
-_FRAME = struct.Struct("<2sBBII")  # magic, type, flags, payload length, crc
-_FRAME_SIZE = _FRAME.size
-_MAX_PAYLOAD = 1 << 30  # a frame claiming more is garbage, whatever its checksum
-
-_REC_HEADER = 1
-_REC_ENTRY = 2
-_REC_HARD_STATE = 3
-_REC_MARKER = 4
-_RECORD_TYPES = frozenset({_REC_HEADER, _REC_ENTRY, _REC_HARD_STATE, _REC_MARKER})
-
-_SEGMENT_MAGIC = b"KNWL"
-_FORMAT_VERSION = 1  # 1 = zlib CRC-32 frames, layouts as in the module docstring
-_SEGMENT_HEADER = struct.Struct("<4sHQQI")
-_ENTRY_HEAD = struct.Struct("<QQB")
-_HARD_HEAD = struct.Struct("<QQ")  # then the vote as a length-prefixed string
-_MARKER_HEAD = struct.Struct("<QQBH")  # index, term, flags, voter count
-_MARKER_REPLACES_LOG = 1
-_U16 = struct.Struct("<H")
-_U32 = struct.Struct("<I")
-_U64_MAX = (1 << 64) - 1
-
-_ENTRY_TYPE_CODES = {EntryType.NORMAL: 0, EntryType.CONF_CHANGE: 1}
-_ENTRY_TYPES = {code: kind for kind, code in _ENTRY_TYPE_CODES.items()}
-
-_SEGMENT_NAME = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{16})\.wal$")
-
-# fdatasync is enough for an append-only file (it flushes the size too) and skips the mtime update.
-_fdatasync = getattr(os, "fdatasync", os.fsync)
-
-
-class WALError(Exception):
-    """The write-ahead log cannot be used (locked, failed write, or corrupt)."""
-
-
-class WALCorruptError(WALError):
-    """A record that was once durable is unreadable; the member must not start on a guessed log."""
-
-    def __init__(self, path: Path, offset: int, reason: str) -> None:
-        super().__init__(f"corrupt write-ahead log {path} at offset {offset}: {reason}")
-        self.path = path
-        self.offset = offset
-        self.reason = reason
-
-
-class WALLockedError(WALError):
-    """Another WAL object (in this or another process) holds the directory."""
-
-
-@dataclass(frozen=True, slots=True)
-class RecoveredState:
-    """What replaying the log gives back: the member's durable Raft state."""
-
-    hard_state: HardState
-    snapshot: SnapshotMetadata | None
-    """The last snapshot marker; ``entries`` start right after its index (or at 1 without one)."""
-    entries: tuple[Entry, ...]
-    tail_bytes_cut: int = 0
-    """How many bytes of a torn tail ``open`` truncated (0 for a clean shutdown)."""
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Record encoding
-
-
-def _frame(rec_type: int, payload: bytes) -> tuple[bytes, int]:
-    if len(payload) > _MAX_PAYLOAD:
-        # Replay would take such a frame for garbage and cut it: refuse it before it is acknowledged.
-        raise ValueError(f"a record of {len(payload)} bytes exceeds the {_MAX_PAYLOAD}-byte limit")
-    head = _MAGIC + bytes((rec_type, 0)) + _U32.pack(len(payload))
-    crc = zlib.crc32(payload, zlib.crc32(head))
-    return head + _U32.pack(crc) + payload, crc
-
-
-def _pack_str(text: str) -> bytes:
-    raw = text.encode()
-    if len(raw) > 0xFFFF:
-        raise ValueError(f"a name of {len(raw)} bytes does not fit the WAL's 16-bit length")
-    return _U16.pack(len(raw)) + raw
-
-
-def _check_u64(*values: int) -> None:
-    for value in values:
-        if not 0 <= value <= _U64_MAX:
-            raise ValueError(f"{value} does not fit an unsigned 64-bit field")
-
-
-def _entry_payload(entry: Entry) -> bytes:
-    _check_u64(entry.term, entry.index)
-    return _ENTRY_HEAD.pack(entry.term, entry.index, _ENTRY_TYPE_CODES[entry.type]) + entry.data
-
-
-def _hard_state_payload(hs: HardState) -> bytes:
-    _check_u64(hs.term, hs.commit)
-    return _HARD_HEAD.pack(hs.term, hs.commit) + _pack_str(hs.vote)
-
-
-def _marker_payload(meta: SnapshotMetadata, replaces_log: bool) -> bytes:
-    _check_u64(meta.index, meta.term)
-    flags = _MARKER_REPLACES_LOG if replaces_log else 0
-    head = _MARKER_HEAD.pack(meta.index, meta.term, flags, len(meta.voters))
-    return head + b"".join(_pack_str(v) for v in meta.voters)
-
-
-def _read_str(payload: bytes, offset: int) -> tuple[str, int]:
-    (length,) = _U16.unpack_from(payload, offset)
-    start = offset + 2
-    if start + length > len(payload):
-        raise ValueError("string runs past the end of the record")
-    return payload[start : start + length].decode(), start + length
-
-
-def _decode_entry(payload: bytes) -> Entry:
-    term, index, code = _ENTRY_HEAD.unpack_from(payload)
-    return Entry(term=term, index=index, data=payload[_ENTRY_HEAD.size :], type=_ENTRY_TYPES[code])
-
-
-def _decode_hard_state(payload: bytes) -> HardState:
-    term, commit = _HARD_HEAD.unpack_from(payload)
-    vote, end = _read_str(payload, _HARD_HEAD.size)
-    if end != len(payload):
-        raise ValueError("trailing bytes after the hard state")
-    return HardState(term=term, vote=vote, commit=commit)
-
-
-def _decode_marker(payload: bytes) -> tuple[SnapshotMetadata, bool]:
-    index, term, flags, count = _MARKER_HEAD.unpack_from(payload)
-    if flags & ~_MARKER_REPLACES_LOG:
-        raise ValueError(f"unknown snapshot marker flags {flags:#x}")
-    offset = _MARKER_HEAD.size
-    voters = []
-    for _ in range(count):
-        voter, offset = _read_str(payload, offset)
-        voters.append(voter)
-    if offset != len(payload):
-        raise ValueError("trailing bytes after the snapshot marker")
-    return SnapshotMetadata(index=index, term=term, voters=tuple(voters)), bool(flags & _MARKER_REPLACES_LOG)
-
-
-def _chain(running: int, crc: int) -> int:
-    return zlib.crc32(_U32.pack(crc), running)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Record scanning
-
-
-def _check_frame(data: bytes, offset: int) -> tuple[int, int, int] | str:
-    """Return ``(type, payload_end, crc)`` of a valid frame at ``offset``, or why it is not one."""
-    if offset + _FRAME_SIZE > len(data):
-        return "truncated record header"
-    magic, rec_type, flags, length, crc = _FRAME.unpack_from(data, offset)
-    if magic != _MAGIC:
-        return "bad record magic"
-    if flags != 0 or rec_type not in _RECORD_TYPES or length > _MAX_PAYLOAD:
-        return "bad record header"
-    start = offset + _FRAME_SIZE
-    end = start + length
-    if end > len(data):
-        return "record runs past the end of the file"
-    if zlib.crc32(data[start:end], zlib.crc32(data[offset : offset + 8])) != crc:
-        return "checksum mismatch"
-    return rec_type, end, crc
-
-
-def _valid_record_after(data: bytes, offset: int) -> int | None:
-    """Find any valid record starting after ``offset``: its presence tells corruption from a torn tail."""
-    pos = data.find(_MAGIC, offset + 1)
-    while pos != -1:
-        if not isinstance(_check_frame(data, pos), str):
-            return pos
-        pos = data.find(_MAGIC, pos + 1)
-    return None
-
-
-@dataclass(slots=True)
-class _Record:
-    offset: int
-    type: int
-    payload: bytes
-    crc: int
-
-
-def _scan(data: bytes) -> tuple[list[_Record], int, str]:
-    """Parse records from the start; return them, where the valid prefix ends, and why it ended."""
-    records: list[_Record] = []
-    offset = 0
-    while offset < len(data):
-        checked = _check_frame(data, offset)
-        if isinstance(checked, str):
-            return records, offset, checked
-        rec_type, end, crc = checked
-        records.append(_Record(offset, rec_type, data[offset + _FRAME_SIZE : end], crc))
-        offset = end
-    return records, offset, ""
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The log's logical state, shared by replay (lenient where released segments leave gaps) and save (strict)
-
-
-class _LogState:
-    """Which entries the log holds after the records seen so far: an anchor ``(index, term)`` and the
-    terms of the entries after it. The anchor is the last snapshot marker, or, while replaying a log
-    whose first segments were released, the index before the first remaining segment ("pseudo": its
-    term is unknown, and what lies at or below it is gone, until a marker at or above it is replayed).
-
-    Whether a marker compacted the log or replaced it is decided once, when it is saved (from the terms
-    the writer knows), and recorded in the marker, so replay never needs the terms of released entries.
-    """
-
-    def __init__(self, anchor: int, keep_entries: bool) -> None:
-        self.anchor = anchor
-        self.anchor_term: int | None = 0 if anchor == 0 else None
-        self.terms: list[int] = []
-        self.entries: list[Entry] | None = [] if keep_entries else None
-        self.marker: SnapshotMetadata | None = None
-
-    @property
-    def pseudo(self) -> bool:
-        return self.anchor_term is None
-
-    @property
-    def last_index(self) -> int:
-        return self.anchor + len(self.terms)
-
-    def term(self, index: int) -> int | None:
-        if index == self.anchor:
-            return self.anchor_term
-        if self.anchor < index <= self.last_index:
-            return self.terms[index - self.anchor - 1]
-        return None
-
-    # -- strict checks used by save(): they raise before anything is written or changed --
-
-    def replaces_log(self, marker: SnapshotMetadata) -> bool:
-        """Whether saving ``marker`` replaces the log (etcd-io/raft's restore) rather than compacts it.
-
-        A log that holds the snapshot's last entry (same index and term) holds the same prefix, by the
-        Log Matching property, so only the entries up to it are dropped; any other log is replaced.
-        """
-        return self.term(marker.index) != marker.term
-
-    def check_batch(self, marker: SnapshotMetadata | None, entries: Sequence[Entry]) -> Sequence[Entry]:
-        """Validate a batch; return its entries without those the snapshot already covers."""
-        anchor, last = self.anchor, self.last_index
-        if marker is not None:
-            if marker.index < anchor or (marker.index == anchor and marker.term != self.anchor_term):
-                raise ValueError(
-                    f"snapshot marker ({marker.index}, {marker.term}) is older than or conflicts with "
-                    f"the saved one ({anchor}, {self.anchor_term})"
-                )
-            if self.replaces_log(marker):
-                last = marker.index
-            anchor = marker.index
-        for prev, entry in itertools.pairwise(entries):
-            if entry.index != prev.index + 1:
-                raise ValueError(f"entries are not contiguous: {prev.index} then {entry.index}")
-        if entries and entries[0].index <= anchor:
-            # Covered by the snapshot (it was installed while they were in flight): skipped, as
-            # MemoryStorage.append does, so the WAL and the in-memory log never disagree.
-            entries = entries[anchor + 1 - entries[0].index :]
-        if entries and entries[0].index > last + 1:
-            raise ValueError(f"entry {entries[0].index} leaves a gap after the last entry {last}")
-        return entries
-
-    # -- transitions; in replay mode, violations mean the file lies about itself --
-
-    def apply_marker(self, meta: SnapshotMetadata, replace: bool, where: tuple[Path, int]) -> None:
-        index = meta.index
-        if replace:
-            if index < self.anchor and not self.pseudo:
-                raise WALCorruptError(*where, f"snapshot marker {index} is older than {self.anchor}")
-            # The log is now exactly the snapshot, whatever came before.
-            self.terms.clear()
-            if self.entries is not None:
-                self.entries.clear()
-        elif index < self.anchor:
-            if self.pseudo:
-                return  # a copy of an old marker heading a segment whose predecessors were released
-            raise WALCorruptError(*where, f"snapshot marker {index} is older than {self.anchor}")
-        elif index == self.anchor:
-            if self.anchor_term is not None and meta.term != self.anchor_term:
-                raise WALCorruptError(*where, f"snapshot marker {index} changes the term at its index")
-        else:
-            if self.term(index) != meta.term:
-                raise WALCorruptError(*where, f"compaction to {index} does not match the entry there")
-            del self.terms[: index - self.anchor]
-            if self.entries is not None:
-                del self.entries[: index - self.anchor]
-        self.anchor, self.anchor_term, self.marker = index, meta.term, meta
-
-    def apply_entry(self, entry: Entry, where: tuple[Path, int] | None) -> None:
-        index = entry.index
-        if index <= self.anchor:
-            if not self.pseudo:
-                if where is None:
-                    raise AssertionError("save() lets no entry at or below the snapshot through")
-                raise WALCorruptError(*where, f"entry {index} is at or below the snapshot {self.anchor}")
-            # Released segments held what came before; this overwrite moves the pseudo anchor down.
-            self.anchor, self.anchor_term = index - 1, (0 if index == 1 else None)
-            self.terms.clear()
-            if self.entries is not None:
-                self.entries.clear()
-        elif index > self.last_index + 1:
-            if where is not None:
-                raise WALCorruptError(*where, f"entry {index} follows entry {self.last_index}: a gap")
-            raise AssertionError("save() lets no gap through")
-        offset = index - self.anchor - 1
-        del self.terms[offset:]
-        self.terms.append(entry.term)
-        if self.entries is not None:
-            del self.entries[offset:]
-            self.entries.append(entry)
+__all__ = ["DEFAULT_SEGMENT_SIZE", "WAL", "RecoveredState", "WALCorruptError", "WALError", "WALLockedError"]
 
 
 # ---------------------------------------------------------------------------------------------------------

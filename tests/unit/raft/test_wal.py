@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from services.etcd.raft import wal as wal_module
+from services.etcd.raft import wal_format
 from services.etcd.raft.types import Entry, EntryType, HardState, SnapshotMetadata
 from services.etcd.raft.wal import WAL, RecoveredState, WALCorruptError, WALError, WALLockedError
 
@@ -155,7 +156,7 @@ def test_entries_the_snapshot_already_covers_are_skipped_like_memory_storage_doe
 def test_a_record_too_large_for_the_format_is_refused_before_anything_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wal_module, "_MAX_PAYLOAD", 100)  # the real limit is 1 GiB
+    monkeypatch.setattr(wal_format, "_MAX_PAYLOAD", 100)  # the real limit is 1 GiB
     wal, _ = WAL.open(tmp_path)
     wal.save(HardState(term=1), ents(1, 1))
     size = segments(tmp_path)[-1].stat().st_size
@@ -582,7 +583,7 @@ def test_a_segment_renamed_to_claim_other_indexes_is_refused(tmp_path: Path) -> 
 
 def _crafted(kind: str) -> bytes:
     """A record with a valid checksum but content no writer of this module produces."""
-    w = wal_module
+    w = wal_format
     payloads = {
         "gap": (w._REC_ENTRY, w._entry_payload(Entry(1, 9))),
         "header": (w._REC_HEADER, w._SEGMENT_HEADER.pack(b"KNWL", 1, 1, 1, 0)),

@@ -1,71 +1,16 @@
-"""Kubernetes label and field selectors: their string forms parsed, matched, and built from API models.
-
-Label selectors take the syntax of ``kubectl -l`` and the API's ``labelSelector`` parameter::
-
-    env in (prod, staging),tier notin (frontend),partition,!canary,app=web,release!=v1
-
-Requirements are ANDed and kept sorted by key, so ``str()`` gives the canonical form Kubernetes prints
-(``app=web,env in (prod,staging),...``). Values of ``in``/``notin`` form a set; an omitted value is the
-empty string (``a=`` and ``a==`` both select labels ``a`` equal to ``""``, as Kubernetes parses them).
-Kubernetes' ``gt``/``lt`` requirements (``replicas>1``) are understood too.
-
-Field selectors are the API's ``fieldSelector``: ``=``/``==``/``!=`` terms joined by commas, values
-escaped with ``\\`` (``\\,``, ``\\=``, ``\\\\``), a missing field reading as ``""``. Which fields a resource
-supports is the server's business: :meth:`FieldSelectorExpr.check_supported`.
-
-Errors are :class:`SelectorError` with the messages ``k8s.io/apimachinery``'s ``labels.Parse`` and
-``fields.ParseSelector`` produce, down to the ``<nil>`` field path Kubernetes prints for an invalid key.
-"""
+"""Label selectors: ``kubectl -l`` strings and the API models' selectors, parsed and matched."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
 import json
-import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from shared.models.meta import LabelSelector
 from shared.models.names import is_qualified_name, is_valid_label_value
-
-__all__ = [
-    "FieldRequirement",
-    "FieldSelectorExpr",
-    "LabelSelectorExpr",
-    "Operator",
-    "Requirement",
-    "SelectorError",
-    "escape_field_value",
-    "from_label_selector",
-    "parse_field_selector",
-    "parse_label_selector",
-]
-
-
-class SelectorError(ValueError):
-    """A selector that cannot be parsed or built; the message is Kubernetes' own."""
-
-
-class Operator(enum.StrEnum):
-    """Selector operators; the values are ``k8s.io/apimachinery/pkg/selection``'s."""
-
-    IN = "in"
-    NOT_IN = "notin"
-    EQUALS = "="
-    DOUBLE_EQUALS = "=="
-    NOT_EQUALS = "!="
-    EXISTS = "exists"
-    DOES_NOT_EXIST = "!"
-    GREATER_THAN = "gt"
-    LESS_THAN = "lt"
-
-
-# The order Kubernetes lists them in "expected: ..." messages.
-_BINARY_OPERATORS = ("in", "notin", "=", "==", "!=", "gt", "lt")
-_OPERATOR_VALUES = (*_BINARY_OPERATORS, "exists", "!")
-_INT64 = re.compile(r"[+-]?[0-9]+")
-
+from shared.selectors.common import _BINARY_OPERATORS, _INT64, _OPERATOR_VALUES, Operator, SelectorError
 
 # --- label selectors --------------------------------------------------------------------------------------
 
@@ -450,127 +395,3 @@ def _parse_int64(text: str) -> int | None:
         return None
     number = int(text)
     return number if -(2**63) <= number < 2**63 else None
-
-
-# --- field selectors --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FieldRequirement:
-    """One field selector term; ``==`` is stored as ``=``, the two being the same test."""
-
-    field: str
-    operator: Operator
-    value: str
-
-    def matches(self, fields: Mapping[str, str]) -> bool:
-        equal = fields.get(self.field, "") == self.value
-        return not equal if self.operator is Operator.NOT_EQUALS else equal
-
-    def __str__(self) -> str:
-        return f"{self.field}{self.operator}{escape_field_value(self.value)}"
-
-
-@dataclass(frozen=True, slots=True)
-class FieldSelectorExpr:
-    """A parsed field selector: terms that must all hold. The empty selector selects everything."""
-
-    requirements: tuple[FieldRequirement, ...] = ()
-
-    def matches(self, fields: Mapping[str, str]) -> bool:
-        """Whether ``fields`` (``{"spec.nodeName": "worker-1", ...}``) satisfy every term."""
-        return all(requirement.matches(fields) for requirement in self.requirements)
-
-    def is_empty(self) -> bool:
-        return not self.requirements
-
-    def requires_exact_match(self, field: str) -> str | None:
-        """The value an ``=`` term pins ``field`` to, if any: lets a server use an index for it."""
-        for requirement in self.requirements:
-            if requirement.field == field and requirement.operator is Operator.EQUALS:
-                return requirement.value
-        return None
-
-    def check_supported(self, supported: Collection[str]) -> None:
-        """Raise :class:`SelectorError` (Kubernetes' message) if a term uses a field not in ``supported``."""
-        for requirement in self.requirements:
-            if requirement.field not in supported:
-                raise SelectorError(f"field label not supported: {requirement.field}")
-
-    def __str__(self) -> str:
-        return ",".join(str(requirement) for requirement in self.requirements)
-
-
-def escape_field_value(value: str) -> str:
-    """Escape ``\\``, ``,`` and ``=`` so a literal value can stand in a field selector."""
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
-
-
-def parse_field_selector(text: str) -> FieldSelectorExpr:
-    """Parse a field selector string; ``""`` selects everything. Raises :class:`SelectorError`.
-
-    Terms are kept in sorted order, as ``fields.ParseSelector`` sorts them. No whitespace is trimmed:
-    ``"status.phase = Running"`` names the field ``"status.phase "``, as it does in Kubernetes.
-    """
-    requirements: list[FieldRequirement] = []
-    for term in sorted(_split_terms(text)):
-        if not term:
-            continue
-        split = _split_term(term)
-        if split is None:
-            raise SelectorError(f"invalid selector: '{text}'; can't understand '{term}'")
-        lhs, operator, rhs = split
-        value = _unescape_field_value(rhs)
-        # Kubernetes drops a term that names no field and no value ("=" alone) rather than rejecting it.
-        if lhs or value:
-            requirements.append(FieldRequirement(lhs, operator, value))
-    return FieldSelectorExpr(tuple(requirements))
-
-
-def _split_terms(text: str) -> list[str]:
-    """Split on commas that are not escaped; escapes stay in the terms, to be undone per value."""
-    terms, start, escaped = [], 0, False
-    for i, ch in enumerate(text):
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == ",":
-            terms.append(text[start:i])
-            start = i + 1
-    terms.append(text[start:])
-    return terms
-
-
-_FIELD_OPERATORS = (("!=", Operator.NOT_EQUALS), ("==", Operator.EQUALS), ("=", Operator.EQUALS))
-
-
-def _split_term(term: str) -> tuple[str, Operator, str] | None:
-    # Field names cannot hold escapes, so the first operator in the term splits it; "!=" and "==" are
-    # tried before "=" at each position so that "a==b" does not leave "=b" as the value.
-    for i in range(len(term)):
-        for symbol, operator in _FIELD_OPERATORS:
-            if term.startswith(symbol, i):
-                return term[:i], operator, term[i + len(symbol) :]
-    return None
-
-
-def _unescape_field_value(raw: str) -> str:
-    out: list[str] = []
-    escaped = False
-    for ch in raw:
-        if escaped:
-            if ch not in "\\,=":
-                raise SelectorError(f"invalid field selector: invalid escape sequence: \\{ch}")
-            out.append(ch)
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch in ",=":
-            # Go prints the rune with %v, i.e. as its code point: "=" is reported as 61.
-            raise SelectorError(f"invalid field selector: unescaped character in value: {ord(ch)}")
-        else:
-            out.append(ch)
-    if escaped:
-        raise SelectorError("invalid field selector: invalid escape sequence: \\")
-    return "".join(out)
