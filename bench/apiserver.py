@@ -41,11 +41,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _support import REPO, Interrupted, StopFlag, cpu_seconds, load, percentile, py_spy, render_table
 from nats.aio.client import Client
 
 from services.apiserver.local_cluster import LocalControlPlane
 from shared import bus
 from shared.apiclient import ApiClient, resource
+
+STOP = StopFlag()
 
 CONCURRENCY = (1, 16, 64)
 NAMESPACE = "bench"
@@ -86,38 +89,6 @@ Result = dict[tuple[int, str], Phase]
 # --- the workload --------------------------------------------------------------------------------------
 
 
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-class Interrupted(Exception):
-    """SIGINT or SIGTERM: the clients stop after their current call and the control plane is stopped.
-
-    Cancelling the main task is not enough (see kv.py): nats-py swallows a ``CancelledError`` that lands in
-    some of its awaits, and the run goes on."""
-
-
-_stop_requested = False
-
-
-def on_signal() -> None:
-    global _stop_requested
-    _stop_requested = True
-
-
-def checkpoint() -> None:
-    if _stop_requested:
-        raise Interrupted()
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time the processes have used so far (their threads included)."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
-    return total / _CLOCK_TICKS
-
-
 GROUPS = ("apiservers", "etcd", "nats")
 """The cluster's processes, by kind; ``servers`` in the table is their sum."""
 
@@ -130,11 +101,6 @@ def process_groups(cp: LocalControlPlane) -> dict[str, list[int]]:
         "nats": [nats.pid] if nats is not None else [],
         "client": [os.getpid()],
     }
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def pod(name: str) -> dict[str, Any]:
@@ -158,7 +124,7 @@ async def concurrently(
 
     async def worker(client: int) -> None:
         nonlocal next_n, errors
-        while next_n < count and not _stop_requested:
+        while next_n < count and not STOP.requested:
             n, next_n = next_n, next_n + 1
             started = time.perf_counter()
             try:
@@ -180,7 +146,6 @@ class Profiler:
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
-        self.spy = Path(sys.executable).with_name("py-spy")
         self.files: list[Path] = []
 
     @contextlib.asynccontextmanager
@@ -188,27 +153,12 @@ class Profiler:
         if self.directory is None:
             yield
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        output = self.directory / f"{name}-apiserver-{PROFILED}.txt"
-        spy = await asyncio.create_subprocess_exec(
-            str(self.spy),
-            *("record", "-p", str(cp.apiservers[PROFILED].pid), "-f", "raw", "-r", "200"),
-            *("--nonblocking", "--gil", "-o", str(output)),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        await asyncio.sleep(0.5)  # py-spy attaches
-        try:
+        pid = cp.apiservers[PROFILED].pid
+        async with py_spy({f"apiserver-{PROFILED}": pid}, self.directory, name) as outputs:
             yield
-        finally:
-            spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
-            try:
-                await asyncio.wait_for(spy.wait(), 20)
-            except TimeoutError:
-                spy.kill()
-                await spy.wait()
-            if output.exists():
-                self.files.append(output)
+        output = outputs[0]
+        if output.exists():
+            self.files.append(output)
 
 
 def hot_spots(files: list[Path], top: int = 15) -> str:
@@ -243,7 +193,7 @@ def short(frame: str) -> str:
     """``func (path/to/site-packages/pkg/mod.py:12)`` → ``pkg/mod.py:func``."""
     function, _, where = frame.partition(" (")
     path = where.rsplit(":", 1)[0]
-    for marker in ("site-packages/", "/work/main/", "lib/python3"):
+    for marker in ("site-packages/", f"{REPO}/", "lib/python3"):
         if marker in path:
             path = path.split(marker, 1)[1]
             break
@@ -277,12 +227,12 @@ async def measure(
             context = (
                 profiler.phase(cp, f"run{run}-c{clients}-create") if profiled else contextlib.nullcontext()
             )
-            checkpoint()
+            STOP.checkpoint()
             async with context:
                 before = {group: cpu_seconds(pids) for group, pids in groups.items()}
                 latencies, errors, wall = await concurrently(clients, count, call)
                 used = {group: cpu_seconds(pids) - before[group] for group, pids in groups.items()}
-            checkpoint()
+            STOP.checkpoint()
             result[(clients, op)] = Phase(
                 p50_ms=statistics.median(latencies) * 1000 if latencies else float("nan"),
                 p99_ms=percentile(latencies, 0.99) * 1000 if latencies else float("nan"),
@@ -349,19 +299,7 @@ def table(results: list[Result]) -> str:
                     aim,
                 )
             )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [row[0].rjust(widths[0]), row[1].ljust(widths[1])]
-        cells += [text.rjust(width) for text, width in zip(row[2:], widths[2:], strict=True)]
-        lines.append("  ".join(cells))
-        if n == 0:
-            lines.append("  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
-def load() -> str:
-    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+    return render_table(rows, "rl")
 
 
 async def bench(args: argparse.Namespace) -> int:
@@ -378,7 +316,7 @@ async def bench(args: argparse.Namespace) -> int:
         print(f"control plane up in {time.perf_counter() - started:.1f}s", flush=True)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):  # before this, Ctrl-C stops the start in its tracks
-            loop.add_signal_handler(signum, on_signal)
+            loop.add_signal_handler(signum, STOP.request)
         connections: list[Client] = [
             await bus.connect(cp.url, name=f"bench-api-{n}") for n in range(args.connections)
         ]

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _support import Interrupted, StopFlag, cpu_seconds, load, percentile, py_spy, render_table
 from nats.aio.client import Client
 
 from services.etcd.client import EtcdError, KVClient
@@ -46,6 +47,8 @@ from services.etcd.local_cluster import LocalEtcdCluster
 from shared import bus, subjects
 from shared.errors import ApiError
 from shared.etcdcluster import EtcdCluster, EtcdMember
+
+STOP = StopFlag()
 
 VALUE = "v" * 100
 IN_FLIGHT = 64
@@ -258,37 +261,6 @@ STORES: dict[str, Callable[[], contextlib.AbstractAsyncContextManager[Store]]] =
 # --- the workload --------------------------------------------------------------------------------------
 
 
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-class Interrupted(Exception):
-    """SIGINT or SIGTERM: stop at the next phase, leaving the clusters through their context managers."""
-
-
-_stop_requested = False
-
-
-def checkpoint() -> None:
-    """Raise :class:`Interrupted` after a signal. Cancelling the main task is not enough on its own:
-    nats-py swallows a ``CancelledError`` that lands in some of its awaits, and the run goes on."""
-    if _stop_requested:
-        raise Interrupted()
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time the processes have used so far (their threads included, live or exited)."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
-    return total / _CLOCK_TICKS
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def sequential_puts(client: KVClient, count: int) -> list[float]:
     latencies = []
     for n in range(count):
@@ -376,7 +348,7 @@ async def first_put(client: KVClient, key: str, timeout: float = 30.0) -> None:
     try:
         next_start = loop.time()
         while loop.time() < deadline:
-            checkpoint()
+            STOP.checkpoint()
             if loop.time() >= next_start:
                 attempts.add(asyncio.create_task(attempt()))
                 next_start = loop.time() + PROBE_INTERVAL
@@ -396,7 +368,7 @@ async def first_put(client: KVClient, key: str, timeout: float = 30.0) -> None:
 async def failover(store: Store, repetitions: int) -> list[float]:
     times = []
     for rep in range(repetitions):
-        checkpoint()
+        STOP.checkpoint()
         leader = await store.leader()
         probe = await store.probe_client(avoid=leader)
         try:
@@ -420,64 +392,42 @@ class Profiler:
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
-        self.spy = Path(sys.executable).with_name("py-spy")
 
     @contextlib.asynccontextmanager
     async def phase(self, store: Store, name: str, run: int) -> AsyncIterator[None]:
         if self.directory is None or not isinstance(store, Ours):
             yield
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
         leader = await store.leader()
         targets = {
             f"{'leader' if name == leader else 'follower'}-{name}": process.pid
             for name, process in store.cluster.members.items()
         }
         targets["client"] = os.getpid()
-        spies = [
-            await asyncio.create_subprocess_exec(
-                str(self.spy),
-                *("record", "-p", str(pid), "-f", "raw", "-r", "200", "--nonblocking", "--gil"),
-                *("-o", str(self.directory / f"run{run}-{name}-{who}.txt")),
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
-            for who, pid in targets.items()
-        ]
-        await asyncio.sleep(0.5)  # py-spy attaches
-        try:
+        async with py_spy(targets, self.directory, f"run{run}-{name}"):
             yield
-        finally:
-            for spy in spies:
-                spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
-            for spy in spies:
-                try:
-                    await asyncio.wait_for(spy.wait(), 20)
-                except TimeoutError:
-                    spy.kill()
-                    await spy.wait()
 
 
 async def measure(store: Store, sizes: Sizes, profiler: Profiler, run: int) -> Result:
     client = store.client
-    checkpoint()
+    STOP.checkpoint()
     seq = await sequential_puts(client, sizes.seq_puts)
 
     pids = store.server_pids()
-    checkpoint()
+    STOP.checkpoint()
     async with profiler.phase(store, "puts", run):
         cpu = cpu_seconds(pids)
         puts_per_s = await in_flight(sizes.burst_puts, lambda n: client.put(f"bench/burst/{n}", VALUE))
         cpu_per_put = (cpu_seconds(pids) - cpu) / sizes.burst_puts
 
-    checkpoint()
+    STOP.checkpoint()
     await client.put("bench/get", VALUE)
     async with profiler.phase(store, "gets", run):
         cpu = cpu_seconds(pids)
         gets_per_s = await in_flight(sizes.burst_gets, lambda n: client.range("bench/get"))
         cpu_per_get = (cpu_seconds(pids) - cpu) / sizes.burst_gets
 
-    checkpoint()
+    STOP.checkpoint()
     watch = await watch_latencies(client, sizes.watch_puts)
     failovers = await failover(store, sizes.failovers)
     return {
@@ -534,24 +484,11 @@ def table(results: dict[str, list[Result]]) -> str:
                 spread(theirs, figure.fmt),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
-        cells += [text.rjust(width) for text, width in zip(row[2:], widths[2:], strict=True)]
-        lines.append("  ".join(cells))
-        if n == 0:
-            lines.append("  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
-def load() -> str:
-    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+    return render_table(rows, "ll")
 
 
 def on_signal(main_task: asyncio.Task[Any]) -> None:
-    global _stop_requested
-    _stop_requested = True
+    STOP.request()
     main_task.cancel()
 
 
@@ -578,13 +515,13 @@ async def main() -> int:
         for run in range(1, args.runs + 1):
             for label in labels:  # one store at a time, alternating, so both see the same background load
                 began = time.perf_counter()
-                checkpoint()
+                STOP.checkpoint()
                 async with STORES[label]() as store:
                     result = await measure(store, sizes, profiler, run)
                 results[label].append(result)
                 print(run_line(run, label, result, time.perf_counter() - began), flush=True)
     except (Interrupted, asyncio.CancelledError):
-        if not _stop_requested:
+        if not STOP.requested:
             raise
         print("interrupted: every cluster is stopped", file=sys.stderr)
         return 130

@@ -19,6 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _support import percentile
+from nats.aio.client import Client
+
 from shared import bus, subjects
 from shared.errors import ApiError
 from shared.natsserver import NatsServer
@@ -28,18 +31,13 @@ MEMBERS = ("m1", "m2", "m3")
 CLUSTER = "bench"
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def leader_of(nc: bus.Client, members: tuple[str, ...]) -> str:
+async def leader_of(nc: Client, members: tuple[str, ...]) -> str:
     while True:
         leaders = set()
         for member in members:
             try:
                 reply = await bus.request(nc, subjects.raft_demo(CLUSTER, "status", member), {}, timeout=1)
-                leaders.add(reply["leader"])
+                leaders.add(str(reply["leader"]))
             except ApiError:
                 leaders.add("")
         if len(leaders) == 1 and "" not in leaders:
@@ -47,7 +45,7 @@ async def leader_of(nc: bus.Client, members: tuple[str, ...]) -> str:
         await asyncio.sleep(0.05)
 
 
-async def put_on(nc: bus.Client, key: str, timeout: float = 2.0) -> None:
+async def put_on(nc: Client, key: str, timeout: float = 2.0) -> None:
     await bus.request(
         nc, subjects.raft_demo(CLUSTER, "put"), {"key": key, "value": "x" * 100}, timeout=timeout
     )
