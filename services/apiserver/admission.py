@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from collections.abc import Callable
 
 from services.apiserver.objects import Object, metadata
 from services.apiserver.storage import REGISTRY, ObjectStorage
@@ -22,16 +21,11 @@ SERVICE_IPS = f"{REGISTRY}/ranges/serviceips"
 DEFAULT_SERVICE_CIDR = "10.96.0.0/16"
 
 
-NamespaceLookup = Callable[[str], Object | None]
-
-
 class Admission:
     def __init__(self, storage: ObjectStorage, service_cidr: str = DEFAULT_SERVICE_CIDR) -> None:
         self.storage = storage
         self.network = ipaddress.ip_network(service_cidr)
         self._random = random.Random()
-        self.cached_namespace: NamespaceLookup | None = None
-        """Set by the server to its namespaces watch cache; without it every check reads the store."""
 
     async def admit_create(self, rt: ResourceType, obj: Object) -> None:
         if rt.namespaced:
@@ -48,12 +42,7 @@ class Admission:
             await self.storage.release(f"{SERVICE_IPS}/{ip}")
 
     async def _namespace_accepts(self, namespace: str) -> None:
-        # The watch cache answers almost every check without a store read (Kubernetes' admission uses
-        # an informer the same way). A namespace the cache does not show yet may have just been
-        # created, so absence is confirmed by a read; a terminating one in the cache is refused.
-        found = self.cached_namespace(namespace) if self.cached_namespace is not None else None
-        if found is None:
-            found = await self.storage.get("namespaces", "", namespace)
+        found = await self.storage.get("namespaces", "", namespace)
         if found is None:
             raise ApiError(
                 404,

@@ -119,8 +119,6 @@ class ApiService:
     async def start(self) -> None:
         await self.registry.ensure_namespaces(SYSTEM_NAMESPACES)
         await self.watches.start()
-        namespaces = self.watches.caches["namespaces"]
-        self.registry.admission.cached_namespace = lambda name: namespaces.get(None, name)
         await self.micro.start()
 
     async def stop(self) -> None:
