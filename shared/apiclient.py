@@ -88,7 +88,11 @@ class ApiClient:
         field_selector: str = "",
         limit: int = 0,
         continue_token: str = "",
+        resource_version: str = "",
+        resource_version_match: str = "",
     ) -> Object:
+        """A list; ``resource_version`` '' reads the latest state, with ``resource_version_match``
+        ``Exact`` the state at that version, ``NotOlderThan`` anything at least that fresh."""
         request = ApiRequest.model_validate(
             {
                 "namespace": namespace,
@@ -96,6 +100,8 @@ class ApiClient:
                 "fieldSelector": field_selector,
                 "limit": limit,
                 "continue": continue_token,
+                "resourceVersion": resource_version,
+                "resourceVersionMatch": resource_version_match or None,
             }
         )
         return await self.call(rt, "list", request)
@@ -128,10 +134,20 @@ class ApiClient:
         return await self.call(rt, subresource or "patch", request)
 
     async def delete(
-        self, rt: ResourceType, name: str, namespace: str = "", grace_period_seconds: int | None = None
+        self,
+        rt: ResourceType,
+        name: str,
+        namespace: str = "",
+        grace_period_seconds: int | None = None,
+        propagation_policy: str | None = None,
     ) -> Object:
         request = ApiRequest.model_validate(
-            {"namespace": namespace, "name": name, "gracePeriodSeconds": grace_period_seconds}
+            {
+                "namespace": namespace,
+                "name": name,
+                "gracePeriodSeconds": grace_period_seconds,
+                "propagationPolicy": propagation_policy,
+            }
         )
         return await self.call(rt, "delete", request)
 

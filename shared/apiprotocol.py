@@ -55,6 +55,11 @@ class ApiRequest(BaseModel):
         alias="resourceVersion",
         description="list: read at least this fresh ('' = consistent read); watch: start after it",
     )
+    resource_version_match: Literal["Exact", "NotOlderThan"] | None = Field(
+        default=None,
+        alias="resourceVersionMatch",
+        description="list: 'Exact' reads at resourceVersion; 'NotOlderThan' (or none) at least that fresh",
+    )
     limit: int = Field(default=0, ge=0, description="list: at most this many items, then a continue token")
     continue_: str = Field(default="", alias="continue", description="list: the token of the previous page")
     grace_period_seconds: int | None = Field(default=None, alias="gracePeriodSeconds", ge=0)

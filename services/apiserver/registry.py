@@ -18,6 +18,7 @@ from typing import Any
 
 from services.apiserver.admission import Admission
 from services.apiserver.defaults import apply_defaults
+from services.apiserver.deletion import is_finalized, mark_for_deletion, with_propagation_finalizer
 from services.apiserver.objects import (
     Object,
     deep,
@@ -29,9 +30,10 @@ from services.apiserver.objects import (
     qualified,
     spec_of,
 )
-from services.apiserver.storage import NotFoundError, ObjectStorage, StaleError, parse_resource_version
+from services.apiserver.storage import NotFoundError, ObjectStorage, Page, StaleError, parse_resource_version
 from services.apiserver.validation import to_status_error, validate_create, validate_update
 from services.apiserver.watch_cache.events import selectable_fields
+from services.etcd.client.api import FutureRevisionError
 from shared.clock import Clock, RealClock
 from shared.errors import ApiError
 from shared.models import RESOURCES, ResourceType
@@ -50,6 +52,11 @@ FIELD_SELECTORS: dict[str, frozenset[str]] = {
     "pods": frozenset({"metadata.name", "metadata.namespace", "spec.nodeName", "status.phase"}),
 }
 COMMON_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
+
+
+def too_large_resource_version(asked: int, current: int) -> ApiError:
+    """Kubernetes' answer to a read at a version the store has not reached (after waiting for it)."""
+    return ApiError(504, f"Too large resource version: {asked}, current: {current}", reason="Timeout")
 
 
 async def _no_publish(event: str, rt: ResourceType, obj: Object) -> None:
@@ -88,6 +95,7 @@ class Registry:
         limit: int = 0,
         continue_token: str = "",
         resource_version: str = "",
+        resource_version_match: str = "",
     ) -> Object:
         try:
             labels = parse_label_selector(label_selector)
@@ -95,9 +103,8 @@ class Registry:
             fields.check_supported(FIELD_SELECTORS.get(rt.plural, COMMON_FIELDS))
         except SelectorError as error:
             raise ApiError(400, str(error)) from None
-        parse_resource_version(resource_version)
-        page = await self.storage.list(
-            rt.plural, namespace if rt.namespaced else "", limit=limit, continue_token=continue_token
+        page = await self._read_page(
+            rt, namespace, limit, continue_token, resource_version, resource_version_match
         )
         items = [
             obj
@@ -112,6 +119,51 @@ class Registry:
             **{"continue": page.continue_token},
             remainingItemCount=page.remaining,
         )
+
+    async def _read_page(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        limit: int,
+        continue_token: str,
+        resource_version: str,
+        match: str,
+    ) -> Page:
+        """One page of a list, as fresh as ``resource_version`` and ``match`` ask (Kubernetes' semantics).
+
+        ``Exact`` reads the store at that revision (410 once compacted). Otherwise the read is a
+        consistent one at the store's current revision, which is never older than any version a client
+        has seen — unless the client names a version from the future, which Kubernetes answers with 504.
+        """
+        revision = parse_resource_version(resource_version)
+        if match not in ("", "Exact", "NotOlderThan"):
+            raise ApiError(
+                400,
+                f'resourceVersionMatch: Unsupported value: "{match}": supported values: '
+                '"Exact", "NotOlderThan"',
+                reason="BadRequest",
+            )
+        if match and not resource_version:
+            raise ApiError(400, "resourceVersionMatch is forbidden unless resourceVersion is provided")
+        if match and continue_token:
+            raise ApiError(400, "resourceVersionMatch is forbidden when continue is provided")
+        exact = revision if match == "Exact" and revision > 0 else 0
+        ns = namespace if rt.namespaced else ""
+        try:
+            page = await self.storage.list(
+                rt.plural, ns, limit=limit, continue_token=continue_token, revision=exact
+            )
+        except FutureRevisionError:
+            raise too_large_resource_version(revision, await self.storage.current_revision()) from None
+        except ApiError as error:
+            if exact and error.code == 410:
+                raise ApiError(
+                    410, f"The resourceVersion for the provided list is too old: {exact}", reason="Expired"
+                ) from None
+            raise
+        if revision > page.resource_version:
+            raise too_large_resource_version(revision, page.resource_version)
+        return page
 
     # --- create -------------------------------------------------------------------------------------
 
@@ -274,7 +326,7 @@ class Registry:
             updated = await self.storage.guaranteed_update(rt.plural, ns, name, guarded)
         except NotFoundError:
             raise self.not_found(rt, name) from None
-        if self._finalized(updated):
+        if is_finalized(updated):
             return await self._delete_now(rt, ns, name, updated)
         await self.publish("MODIFIED", rt, updated)
         return updated
@@ -282,70 +334,41 @@ class Registry:
     # --- delete ---------------------------------------------------------------------------------------
 
     async def delete(
-        self, rt: ResourceType, namespace: str, name: str, grace_period_seconds: int | None = None
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        grace_period_seconds: int | None = None,
+        propagation_policy: str | None = None,
     ) -> Object:
+        """Delete at once, or mark for deletion when a finalizer or a graceful pod stop must come first.
+
+        ``propagation_policy`` says what the garbage collector does with the object's dependents:
+        ``Background`` (the default) deletes the object now and them after; ``Foreground`` and
+        ``Orphan`` add the ``foregroundDeletion`` / ``orphan`` finalizer, which the collector removes
+        once the dependents are gone / released.
+        """
         ns = self._ns(rt, namespace)
         for _ in range(16):
             current = await self.storage.get(rt.plural, ns, name)
             if current is None:
                 raise self.not_found(rt, name)
-            marked = self._mark_for_deletion(rt, current, grace_period_seconds)
+            stored = current
+            current = with_propagation_finalizer(stored, propagation_policy)
+            marked = mark_for_deletion(rt.plural, current, grace_period_seconds, self.now())
             try:
                 if marked is None:
                     return await self._delete_now(rt, ns, name, current)
-                if marked == current:
-                    return current
+                if marked == stored:
+                    return stored
                 updated = await self.storage.update(
-                    rt.plural, ns, name, marked, int(current["metadata"]["resourceVersion"])
+                    rt.plural, ns, name, marked, int(stored["metadata"]["resourceVersion"])
                 )
             except StaleError:
                 continue
             await self.publish("MODIFIED", rt, updated)
             return updated
         raise self.conflict(rt, name)
-
-    def _mark_for_deletion(self, rt: ResourceType, current: Object, grace: int | None) -> Object | None:
-        """The object marked as terminating, or None when it is to be deleted at once.
-
-        A pod bound to a node is deleted gracefully: its kubelet stops the containers within the grace
-        period and then deletes it with grace 0. An object with finalizers stays until they are gone.
-        """
-        meta = current["metadata"]
-        finalizers = meta.get("finalizers") or []
-        spec_finalizers = current.get("spec", {}).get("finalizers") or [] if rt.plural == "namespaces" else []
-        if rt.plural == "pods":
-            grace = (
-                grace
-                if grace is not None
-                else current.get("spec", {}).get("terminationGracePeriodSeconds", 30)
-            )
-            bound = bool(current.get("spec", {}).get("nodeName"))
-            finished = current.get("status", {}).get("phase") in ("Succeeded", "Failed")
-            if grace and bound and not finished:
-                if "deletionTimestamp" in meta and int(meta.get("deletionGracePeriodSeconds", 0)) <= grace:
-                    return current  # already terminating at least this fast
-                marked = deep(current)
-                metadata(marked)["deletionTimestamp"] = now_rfc3339(self.now(), grace)
-                metadata(marked)["deletionGracePeriodSeconds"] = grace
-                return marked
-        if finalizers or spec_finalizers:
-            if "deletionTimestamp" in meta:
-                return current
-            marked = deep(current)
-            metadata(marked)["deletionTimestamp"] = now_rfc3339(self.now())
-            metadata(marked)["deletionGracePeriodSeconds"] = 0
-            if rt.plural == "namespaces":
-                marked.setdefault("status", {})["phase"] = "Terminating"
-            return marked
-        return None
-
-    def _finalized(self, obj: Object) -> bool:
-        meta = obj["metadata"]
-        if "deletionTimestamp" not in meta or meta.get("finalizers"):
-            return False
-        if obj.get("kind") == "Namespace":
-            return not (obj.get("spec", {}).get("finalizers") or [])
-        return obj.get("kind") != "Pod" or int(meta.get("deletionGracePeriodSeconds", 0)) == 0
 
     async def _delete_now(self, rt: ResourceType, ns: str, name: str, current: Object) -> Object:
         try:

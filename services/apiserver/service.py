@@ -167,13 +167,16 @@ class ApiService:
                     limit=request.limit,
                     continue_token=request.continue_,
                     resource_version=request.resource_version,
+                    resource_version_match=request.resource_version_match or "",
                 )
             case "update":
                 return await reg.update(rt, ns, name, request.body)
             case "patch":
                 return await reg.patch(rt, ns, name, request.patch, request.patch_type)
             case "delete":
-                return await reg.delete(rt, ns, name, request.grace_period_seconds)
+                return await reg.delete(
+                    rt, ns, name, request.grace_period_seconds, request.propagation_policy
+                )
             case "watch":
                 return self.watches.watch(rt, request)
             case "status":
