@@ -200,3 +200,56 @@ async def test_merge_patch_changes_only_what_it_names(admin: ApiClient, namespac
     patched = await admin.patch(PODS, "web", {"metadata": {"labels": {"tier": "front"}}}, namespace)
     assert patched["metadata"]["labels"] == {"app": "web", "tier": "front"}
     assert patched["spec"]["containers"][0]["image"] == "nginx:1.27"
+
+
+async def test_list_at_an_exact_version_shows_the_state_then(admin: ApiClient, namespace: str) -> None:
+    await admin.create(pod("first", namespace))
+    before = (await admin.list(PODS, namespace))["metadata"]["resourceVersion"]
+    await admin.create(pod("second", namespace))
+
+    then = await admin.list(PODS, namespace, resource_version=before, resource_version_match="Exact")
+    latest = await admin.list(PODS, namespace, resource_version=before, resource_version_match="NotOlderThan")
+
+    assert [p["metadata"]["name"] for p in then["items"]] == ["first"]
+    assert then["metadata"]["resourceVersion"] == before
+    assert sorted(p["metadata"]["name"] for p in latest["items"]) == ["first", "second"]
+
+
+async def test_list_at_a_version_from_the_future_is_a_timeout(admin: ApiClient, namespace: str) -> None:
+    current = int((await admin.list(PODS, namespace))["metadata"]["resourceVersion"])
+    with pytest.raises(ApiError) as error:
+        await admin.list(PODS, namespace, resource_version=str(current + 1_000_000))
+    assert error.value.code == 504 and "Too large resource version" in error.value.message
+
+
+async def test_resource_version_match_without_a_version_is_refused(admin: ApiClient, namespace: str) -> None:
+    with pytest.raises(ApiError) as error:
+        await admin.list(PODS, namespace, resource_version_match="Exact")
+    assert error.value.code == 400
+
+
+@pytest.mark.parametrize(("policy", "finalizer"), [("Orphan", "orphan"), ("Foreground", "foregroundDeletion")])
+async def test_delete_with_a_propagation_policy_waits_on_its_finalizer(
+    admin: ApiClient, namespace: str, policy: str, finalizer: str
+) -> None:
+    name = f"web-{finalizer.lower()}"
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": pod("x", namespace)["spec"]},
+        },
+    }
+    await admin.create(deployment)
+
+    marked = await admin.delete(DEPLOYMENTS, name, namespace, propagation_policy=policy)
+
+    assert marked["metadata"]["finalizers"] == [finalizer] and "deletionTimestamp" in marked["metadata"]
+    stored = await admin.get(DEPLOYMENTS, name, namespace)
+    stored["metadata"]["finalizers"] = []
+    await admin.update(stored)
+    with pytest.raises(ApiError) as gone:
+        await admin.get(DEPLOYMENTS, name, namespace)
+    assert gone.value.code == 404
