@@ -25,4 +25,7 @@ def main() -> None:
     """kubenats: see, measure and break a Kubernetes-shaped control plane."""
 
 
-import shared.cli.cluster  # noqa: E402, F401  (the `cluster` command group attaches itself to `app`)
+# Command modules attach themselves to `app`.
+import shared.cli.cluster  # noqa: E402
+import shared.cli.get  # noqa: E402
+import shared.cli.objects  # noqa: E402, F401

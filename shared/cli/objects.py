@@ -1,0 +1,224 @@
+"""Commands that change objects, in kubectl's words: ``apply``, ``create``, ``delete``, ``scale``.
+
+Each prints one line per object as kubectl does (``deployment.apps/web created``, ``… configured``,
+``… unchanged``, ``… deleted``, ``… scaled``) and exits 1 with kubectl's message on a server error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import typer
+
+from shared.apiclient import ApiClient, resource_of
+from shared.cli.apply import last_applied, three_way_patch, with_last_applied
+from shared.cli.connection import (
+    ServerOption,
+    StateDirOption,
+    TokenOption,
+    fail,
+    resolve,
+    run,
+)
+from shared.cli.main import app
+from shared.cli.manifests import ManifestError, load_manifests
+from shared.cli.resources import UnknownResourceError, resolve_resource
+from shared.errors import ApiError
+from shared.models import ResourceType
+
+Object = dict[str, Any]
+
+FileOption = Annotated[list[str], typer.Option("--filename", "-f", help="file, directory or - for stdin")]
+NamespaceOption = Annotated[str, typer.Option("--namespace", "-n", help="the namespace [default: default]")]
+RecursiveOption = Annotated[bool, typer.Option("--recursive", "-R", help="walk directories")]
+
+
+def reference(rt: ResourceType, name: str) -> str:
+    """``deployment.apps/web``, ``pod/web``: how kubectl names an object in its messages."""
+    kind = rt.kind.lower()
+    return f"{kind}.{rt.group}/{name}" if rt.group else f"{kind}/{name}"
+
+
+def _manifests(files: list[str], recursive: bool) -> list[Object]:
+    if not files:
+        raise fail("must specify one of -f and -k")
+    try:
+        return load_manifests(files, recursive)
+    except ManifestError as error:
+        raise fail(str(error)) from None
+
+
+def _namespaced(obj: Object, rt: ResourceType, namespace: str) -> Object:
+    if rt.namespaced:
+        meta = obj.setdefault("metadata", {})
+        if namespace and meta.get("namespace") and meta["namespace"] != namespace:
+            raise fail(
+                f'the namespace from the provided object "{meta["namespace"]}" does not match the '
+                f"namespace \"{namespace}\". You must pass '--namespace={meta['namespace']}' to perform "
+                "this operation."
+            )
+        meta.setdefault("namespace", namespace or "default")
+    return obj
+
+
+def _resource_of(obj: Object) -> ResourceType:
+    try:
+        return resource_of(obj)
+    except ValueError as error:
+        raise fail(f"resource mapping not found for kind {obj.get('kind')!r}: {error}") from None
+
+
+async def apply_one(client: ApiClient, desired: Object) -> str:
+    """Create the object or patch it to the manifest: ``created``, ``configured`` or ``unchanged``."""
+    rt = resource_of(desired)
+    meta = desired.get("metadata", {})
+    annotated = with_last_applied(desired)
+    try:
+        live = await client.get(rt, meta.get("name", ""), meta.get("namespace", ""))
+    except ApiError as error:
+        if error.code != 404:
+            raise
+        await client.create(annotated)
+        return "created"
+    patch = three_way_patch(last_applied(live), annotated, live)
+    if not patch:
+        return "unchanged"
+    await client.patch(rt, meta["name"], patch, meta.get("namespace", ""))
+    return "configured"
+
+
+@app.command()
+def apply(
+    filename: FileOption = [],  # noqa: B006 (typer reads the default; it is never mutated)
+    namespace: NamespaceOption = "",
+    recursive: RecursiveOption = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Create or update objects from manifests (files, directories, or - for stdin)."""
+    objects = [_namespaced(obj, _resource_of(obj), namespace) for obj in _manifests(filename, recursive)]
+
+    async def action(client: ApiClient) -> None:
+        for obj in objects:
+            outcome = await apply_one(client, obj)
+            typer.echo(f"{reference(resource_of(obj), obj['metadata']['name'])} {outcome}")
+
+    run(resolve(server, token, state_dir), action)
+
+
+@app.command()
+def create(
+    filename: FileOption = [],  # noqa: B006
+    namespace: NamespaceOption = "",
+    recursive: RecursiveOption = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Create objects from manifests; an object that exists already is an error."""
+    objects = [_namespaced(obj, _resource_of(obj), namespace) for obj in _manifests(filename, recursive)]
+
+    async def action(client: ApiClient) -> None:
+        for obj in objects:
+            created = await client.create(obj)
+            typer.echo(f"{reference(resource_of(obj), created['metadata']['name'])} created")
+
+    run(resolve(server, token, state_dir), action)
+
+
+async def _wait_gone(client: ApiClient, rt: ResourceType, name: str, namespace: str, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        try:
+            await client.get(rt, name, namespace)
+        except ApiError as error:
+            if error.code == 404:
+                return
+            raise
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"timed out waiting for {reference(rt, name)} to be deleted")
+
+
+async def _targets(
+    client: ApiClient, arguments: list[str], files: list[str], selector: str, namespace: str
+) -> list[tuple[ResourceType, str, str]]:
+    """(resource, name, namespace) of everything a delete names, by argument, file or label selector."""
+    if files:
+        objects = _manifests(files, False)
+        return [
+            (rt, obj["metadata"]["name"], obj.get("metadata", {}).get("namespace", namespace or "default"))
+            for obj in objects
+            for rt in [_resource_of(obj)]
+        ]
+    if not arguments:
+        raise fail("You must provide one or more resources by argument or filename.")
+    try:
+        if all("/" in a for a in arguments):
+            named = [(resolve_resource(a.split("/", 1)[0]), a.split("/", 1)[1]) for a in arguments]
+            return [(rt, name, namespace or "default") for rt, name in named]
+        rt = resolve_resource(arguments[0])
+    except UnknownResourceError as error:
+        raise fail(str(error)) from None
+    names = arguments[1:]
+    if names:
+        return [(rt, name, namespace or "default") for name in names]
+    if not selector:
+        raise fail("resource(s) were provided, but no name was specified")
+    found = await client.list(rt, namespace or "default", label_selector=selector)
+    return [(rt, o["metadata"]["name"], o["metadata"].get("namespace", "")) for o in found["items"]]
+
+
+@app.command()
+def delete(
+    arguments: Annotated[list[str] | None, typer.Argument(help="TYPE NAME… or TYPE/NAME…")] = None,
+    filename: FileOption = [],  # noqa: B006
+    selector: Annotated[str, typer.Option("--selector", "-l", help="label selector")] = "",
+    namespace: NamespaceOption = "",
+    grace_period: Annotated[int | None, typer.Option("--grace-period", help="seconds; 0 = now")] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait until the objects are gone")] = True,
+    timeout: Annotated[float, typer.Option("--timeout", help="seconds to wait")] = 60.0,
+    server: ServerOption = None,
+    token: TokenOption = None,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Delete objects by name, by manifest or by label selector, and wait until they are gone."""
+
+    async def action(client: ApiClient) -> None:
+        targets = await _targets(client, arguments or [], filename, selector, namespace)
+        if not targets:
+            typer.echo("No resources found")
+        for rt, name, ns in targets:
+            await client.delete(rt, name, ns, grace_period, propagation_policy="Background")
+            typer.echo(f'{reference(rt, name).split("/")[0]} "{name}" deleted')
+        if wait:
+            await asyncio.gather(*(_wait_gone(client, rt, name, ns, timeout) for rt, name, ns in targets))
+
+    run(resolve(server, token, state_dir), action)
+
+
+@app.command()
+def scale(
+    target: Annotated[str, typer.Argument(help="deployment/NAME or replicaset/NAME")],
+    replicas: Annotated[int, typer.Option("--replicas", min=0, help="the new number of replicas")],
+    namespace: NamespaceOption = "",
+    server: ServerOption = None,
+    token: TokenOption = None,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Set the number of replicas of a Deployment or ReplicaSet."""
+    if "/" not in target:
+        raise fail("scale needs TYPE/NAME, e.g. deployment/web")
+    kind, name = target.split("/", 1)
+    try:
+        rt = resolve_resource(kind)
+    except UnknownResourceError as error:
+        raise fail(str(error)) from None
+
+    async def action(client: ApiClient) -> None:
+        await client.scale(rt, name, replicas, namespace or "default")
+        typer.echo(f"{reference(rt, name)} scaled")
+
+    run(resolve(server, token, state_dir), action)

@@ -1,0 +1,142 @@
+"""The ``kubenats`` object commands against a real control plane: apply, get, scale, delete."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner, Result
+
+from services.apiserver.local_cluster import LocalControlPlane
+from shared.cli import app
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+MANIFESTS = Path(__file__).resolve().parents[3].parent / "shared" / "manifests"
+REDIS = MANIFESTS / "kubernetes-examples" / "redis-master-deployment.yaml"
+needs_manifests = pytest.mark.skipif(
+    not REDIS.exists(), reason="../shared/manifests is not beside the checkout"
+)
+
+Cli = Callable[..., Result]
+
+
+@pytest.fixture(scope="module")
+def control_plane() -> Iterator[LocalControlPlane]:
+    with LocalControlPlane(apiservers=1) as started:
+        yield started
+
+
+@pytest.fixture
+def kubenats(control_plane: LocalControlPlane, tmp_path: Path) -> Cli:
+    """Run one CLI command as admin against the control plane (an empty state dir: no `make up`)."""
+    runner = CliRunner()
+    base = [
+        "--server",
+        control_plane.url,
+        "--token",
+        control_plane.tokens["admin"],
+        "--state-dir",
+        str(tmp_path),
+    ]
+
+    def invoke(*args: str, stdin: str | None = None) -> Result:
+        return runner.invoke(app, [*args, *base], input=stdin)
+
+    return invoke
+
+
+@pytest.fixture
+def namespace(kubenats: Cli) -> str:
+    name = f"cli-{uuid.uuid4().hex[:6]}"
+    manifest = yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    assert kubenats("apply", "-f", "-", stdin=manifest).exit_code == 0
+    return name
+
+
+@needs_manifests
+def test_apply_creates_then_reports_unchanged_then_configures(
+    kubenats: Cli, namespace: str, tmp_path: Path
+) -> None:
+    created = kubenats("apply", "-f", str(REDIS), "-n", namespace)
+    again = kubenats("apply", "-f", str(REDIS), "-n", namespace)
+    changed = tmp_path / "redis.yaml"
+    document = yaml.safe_load(REDIS.read_text())
+    document["spec"]["replicas"] = 3
+    changed.write_text(yaml.safe_dump(document))
+    configured = kubenats("apply", "-f", str(changed), "-n", namespace)
+    shown = kubenats("get", "deploy", document["metadata"]["name"], "-n", namespace, "-o", "json")
+
+    assert created.stdout.strip() == "deployment.apps/redis-master created", created.output
+    assert again.stdout.strip() == "deployment.apps/redis-master unchanged", again.output
+    assert configured.stdout.strip() == "deployment.apps/redis-master configured", configured.output
+    assert yaml.safe_load(shown.stdout)["spec"]["replicas"] == 3
+
+
+def test_get_prints_kubectl_columns_and_wide_ones(kubenats: Cli, namespace: str) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "web", "labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+    }
+    assert kubenats("create", "-f", "-", "-n", namespace, stdin=yaml.safe_dump(pod)).exit_code == 0
+
+    table = kubenats("get", "pods", "-n", namespace).stdout.splitlines()
+    wide = kubenats("get", "po", "-n", namespace, "-o", "wide", "-l", "app=web").stdout.splitlines()
+    every = kubenats("get", "pods", "-A").stdout.splitlines()
+    names = kubenats("get", "pod/web", "-n", namespace, "-o", "name").stdout.strip()
+
+    assert table[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert table[1].split()[:4] == ["web", "0/1", "Pending", "0"]
+    assert wide[0].split()[5:7] == ["IP", "NODE"]
+    assert every[0].split()[:2] == ["NAMESPACE", "NAME"] and any(namespace in line for line in every)
+    assert names == "pod/web"
+
+
+def test_missing_object_is_reported_in_kubectls_words(kubenats: Cli, namespace: str) -> None:
+    result = kubenats("get", "pod", "nothing", "-n", namespace)
+    assert result.exit_code == 1
+    assert 'Error from server (NotFound): pods "nothing" not found' in result.output
+
+
+def test_unknown_resource_type_is_refused(kubenats: Cli) -> None:
+    result = kubenats("get", "widgets")
+    assert result.exit_code == 1 and 'doesn\'t have a resource type "widgets"' in result.output
+
+
+def test_scale_then_delete_waits_until_gone(kubenats: Cli, namespace: str) -> None:
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "api"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "api"}},
+            "template": {
+                "metadata": {"labels": {"app": "api"}},
+                "spec": {"containers": [{"name": "api", "image": "nginx"}]},
+            },
+        },
+    }
+    assert kubenats("apply", "-f", "-", "-n", namespace, stdin=yaml.safe_dump(deployment)).exit_code == 0
+
+    scaled = kubenats("scale", "deployment/api", "--replicas", "4", "-n", namespace)
+    replicas = yaml.safe_load(kubenats("get", "deploy", "api", "-n", namespace, "-o", "yaml").stdout)
+    deleted = kubenats("delete", "deployment", "api", "-n", namespace)
+    after = kubenats("get", "deployments", "-n", namespace)
+
+    assert scaled.stdout.strip() == "deployment.apps/api scaled"
+    assert replicas["spec"]["replicas"] == 4
+    assert deleted.stdout.strip() == 'deployment.apps "api" deleted', deleted.output
+    assert "No resources found" in after.output
+
+
+def test_a_bad_token_is_a_login_error(control_plane: LocalControlPlane, tmp_path: Path) -> None:
+    args = ["get", "pods", "--server", control_plane.url, "--token", "nope", "--state-dir", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert "You must be logged in to the server (Unauthorized)" in result.output

@@ -1,0 +1,94 @@
+"""Client-side apply's three-way patch, and the table cells kubectl users read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from shared.cli.apply import LAST_APPLIED, last_applied, three_way_patch, with_last_applied
+from shared.tables import human_duration, node_status, pod_status, table_for
+
+
+def test_unchanged_manifest_needs_no_patch_even_with_server_defaults() -> None:
+    desired = {"spec": {"containers": [{"name": "web", "image": "nginx"}]}}
+    live = {"spec": {"containers": [{"name": "web", "image": "nginx", "imagePullPolicy": "Always"}]}}
+    assert three_way_patch(desired, desired, live) == {}
+
+
+def test_field_dropped_from_the_manifest_is_removed_others_kept() -> None:
+    last = {"metadata": {"labels": {"app": "web", "tier": "front"}}}
+    desired = {"metadata": {"labels": {"app": "web"}}}
+    live = {"metadata": {"labels": {"app": "web", "tier": "front", "added-by": "controller"}}}
+    assert three_way_patch(last, desired, live) == {"metadata": {"labels": {"tier": None}}}
+
+
+def test_changed_list_is_replaced_whole() -> None:
+    desired = {"spec": {"containers": [{"name": "web", "image": "nginx:2"}]}}
+    live = {"spec": {"containers": [{"name": "web", "image": "nginx:1", "imagePullPolicy": "Always"}]}}
+    assert three_way_patch(desired, desired, live) == desired
+
+
+def test_last_applied_round_trips_without_nesting_itself() -> None:
+    once = with_last_applied({"kind": "Pod", "metadata": {"name": "a"}})
+    twice = with_last_applied(once)
+    assert LAST_APPLIED not in (last_applied(twice) or {}).get("metadata", {}).get("annotations", {})
+    assert last_applied(twice) == {"kind": "Pod", "metadata": {"annotations": {}, "name": "a"}}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (5, "5s"),
+        (119, "119s"),
+        (130, "2m10s"),
+        (600, "10m"),
+        (3 * 3600, "3h"),
+        (3 * 3600 + 60, "3h1m"),
+        (30 * 3600, "30h"),
+        (50 * 3600, "2d2h"),
+        (400 * 86400, "400d"),
+        (800 * 86400, "2y70d"),
+    ],
+)
+def test_ages_read_as_kubectl_prints_them(seconds: int, text: str) -> None:
+    assert human_duration(seconds) == text
+
+
+def _pod(**status: Any) -> dict[str, Any]:
+    return {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}]}, "status": status}
+
+
+@pytest.mark.parametrize(
+    ("pod", "shown"),
+    [
+        (_pod(phase="Pending"), "Pending"),
+        (_pod(phase="Running", containerStatuses=[{"ready": True, "state": {"running": {}}}]), "Running"),
+        (
+            _pod(phase="Running", containerStatuses=[{"state": {"waiting": {"reason": "CrashLoopBackOff"}}}]),
+            "CrashLoopBackOff",
+        ),
+        (
+            _pod(phase="Failed", containerStatuses=[{"state": {"terminated": {"reason": "OOMKilled"}}}]),
+            "OOMKilled",
+        ),
+        (_pod(phase="Failed", reason="OutOfcpu"), "OutOfcpu"),
+        ({**_pod(phase="Running"), "metadata": {"name": "p", "deletionTimestamp": "x"}}, "Terminating"),
+    ],
+)
+def test_pod_status_column_names_the_most_telling_reason(pod: dict[str, Any], shown: str) -> None:
+    assert pod_status(pod) == shown
+
+
+def test_node_status_shows_cordon() -> None:
+    node = {"spec": {"unschedulable": True}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    assert node_status(node) == "Ready,SchedulingDisabled"
+
+
+def test_pod_row_has_the_wide_columns_at_priority_one() -> None:
+    spec = table_for("pods")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    row = spec.cells(_pod(phase="Pending"), now)
+    assert [c.name for c in spec.columns if c.priority == 0] == ["Name", "Ready", "Status", "Restarts", "Age"]
+    assert len(row) == len(spec.columns)
