@@ -25,7 +25,5 @@ def main() -> None:
     """kubenats: see, measure and break a Kubernetes-shaped control plane."""
 
 
-# Command modules attach themselves to `app`.
-import shared.cli.cluster  # noqa: E402
-import shared.cli.get  # noqa: E402
-import shared.cli.objects  # noqa: E402, F401
+# Command modules attach themselves to `app` when imported.
+from shared.cli import chaos, cluster, get, nodes, objects  # noqa: E402, F401

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from nats.aio.msg import Msg
 from typer.testing import CliRunner, Result
 
 from services.apiserver.local_cluster import LocalControlPlane
@@ -140,3 +142,56 @@ def test_a_bad_token_is_a_login_error(control_plane: LocalControlPlane, tmp_path
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert "You must be logged in to the server (Unauthorized)" in result.output
+
+
+def test_cordon_and_uncordon_toggle_unschedulable(kubenats: Cli) -> None:
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"n-{uuid.uuid4().hex[:6]}"}}
+    name = node["metadata"]["name"]
+    assert kubenats("create", "-f", "-", stdin=yaml.safe_dump(node)).exit_code == 0
+
+    cordoned = kubenats("cordon", name)
+    again = kubenats("cordon", name)
+    status = kubenats("get", "nodes", name).stdout.splitlines()[1].split()[1]
+    uncordoned = kubenats("uncordon", name)
+    spec = yaml.safe_load(kubenats("get", "node", name, "-o", "yaml").stdout).get("spec", {})
+
+    assert cordoned.stdout.strip() == f"node/{name} cordoned"
+    assert again.stdout.strip() == f"node/{name} already cordoned"
+    assert status.endswith("SchedulingDisabled")
+    assert uncordoned.stdout.strip() == f"node/{name} uncordoned"
+    assert not spec.get("unschedulable")
+
+
+async def test_chaos_commands_publish_the_documented_subjects(
+    control_plane: LocalControlPlane, tmp_path: Path
+) -> None:
+    from shared import bus
+
+    nc = await bus.connect(control_plane.url, name="chaos-observer")
+    seen: list[tuple[str, bytes]] = []
+
+    async def record(msg: Msg) -> None:
+        seen.append((msg.subject, msg.data))
+
+    subscription = await nc.subscribe("chaos.>", cb=record)
+    await nc.flush()
+    base = ["--server", control_plane.url, "--state-dir", str(tmp_path)]
+    runner = CliRunner()
+    for args in (
+        ["node", "crash", "worker-2"],
+        ["pod", "web-0"],
+        ["partition", "cp-1", "cp-2,cp-3"],
+        ["reset"],
+    ):
+        result = await asyncio.to_thread(runner.invoke, app, ["chaos", *args, *base])
+        assert result.exit_code == 0, result.output
+    await asyncio.sleep(0.2)
+    await subscription.unsubscribe()
+    await nc.close()
+
+    assert seen == [
+        ("chaos.node.worker-2.crash", b""),
+        ("chaos.pod.default.web-0.kill", b""),
+        ("chaos.network.partition", b'{"groups": [["cp-1"], ["cp-2", "cp-3"]]}'),
+        ("chaos.reset", b""),
+    ]
