@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from shared.cli.apply import LAST_APPLIED, last_applied, three_way_patch, with_last_applied
+from shared.cli.rollout import rollout_status
 from shared.tables import human_duration, node_status, pod_status, table_for
 
 
@@ -92,3 +93,47 @@ def test_pod_row_has_the_wide_columns_at_priority_one() -> None:
     row = spec.cells(_pod(phase="Pending"), now)
     assert [c.name for c in spec.columns if c.priority == 0] == ["Name", "Ready", "Status", "Restarts", "Age"]
     assert len(row) == len(spec.columns)
+
+
+def _deployment(generation: int = 1, observed: int = 1, **status: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "web", "generation": generation},
+        "spec": {"replicas": 3},
+        "status": {"observedGeneration": observed, **status},
+    }
+
+
+@pytest.mark.parametrize(
+    ("deployment", "message", "done"),
+    [
+        (_deployment(2, 1), "Waiting for deployment spec update to be observed...", False),
+        (
+            _deployment(updatedReplicas=1, replicas=3),
+            'Waiting for deployment "web" rollout to finish: 1 out of 3 new replicas have been updated...',
+            False,
+        ),
+        (
+            _deployment(updatedReplicas=3, replicas=4),
+            'Waiting for deployment "web" rollout to finish: 1 old replicas are pending termination...',
+            False,
+        ),
+        (
+            _deployment(updatedReplicas=3, replicas=3, availableReplicas=2),
+            'Waiting for deployment "web" rollout to finish: 2 of 3 updated replicas are available...',
+            False,
+        ),
+        (
+            _deployment(updatedReplicas=3, replicas=3, availableReplicas=3),
+            'deployment "web" successfully rolled out',
+            True,
+        ),
+    ],
+)
+def test_rollout_status_reads_as_kubectls(deployment: dict[str, Any], message: str, done: bool) -> None:
+    assert rollout_status(deployment) == (message, done)
+
+
+def test_rollout_past_its_deadline_is_an_error() -> None:
+    stuck = _deployment(conditions=[{"type": "Progressing", "reason": "ProgressDeadlineExceeded"}])
+    with pytest.raises(ValueError, match="exceeded its progress deadline"):
+        rollout_status(stuck)
