@@ -111,9 +111,22 @@ def api_group_token(group: str) -> str:
     return group.split(".", 1)[0]
 
 
+def name_token(name: str) -> str:
+    """An object's name as one subject token: its dots become ``_``, which no Kubernetes name contains.
+
+    Most kinds allow DNS subdomain names (``ip-10-0-0-1.ec2.internal``, an event's ``web-0.17a2…``), and a
+    dot would split the subject: ``watch.core.v1.nodes._.ip-10-0-0-1_ec2_internal``.
+    """
+    return token(name.replace(".", "_"))
+
+
 def watch_event(group: str, version: str, resource: str, namespace: str, name: str) -> str:
-    """``watch.<group>.<version>.<resource>.<namespace>.<name>``: every change, for observers."""
-    return _join("watch", api_group_token(group), version, resource, namespace or CLUSTER_SCOPE, name)
+    """``watch.<group>.<version>.<resource>.<namespace>.<name>``: every change, for observers.
+
+    The name is written by :func:`name_token` (dots as ``_``)."""
+    return _join(
+        "watch", api_group_token(group), version, resource, namespace or CLUSTER_SCOPE, name_token(name)
+    )
 
 
 def watch_events_of(group: str, version: str, resource: str) -> str:

@@ -73,7 +73,7 @@ def age(obj: Object, now: datetime, field: str = "creationTimestamp") -> str:
     return "<unknown>" if created is None else human_duration((now - created).total_seconds())
 
 
-def _since(value: str | None, now: datetime) -> str:
+def since(value: str | None, now: datetime) -> str:
     moment = parse_time(value)
     return "<unknown>" if moment is None else human_duration((now - moment).total_seconds())
 
@@ -164,7 +164,7 @@ def _pod_cells(pod: Object, now: datetime) -> Cells:
     ]
     finished = [t for t in last if t]
     if restarts and finished:
-        restarts_text = f"{restarts} ({_since(max(finished), now)} ago)"
+        restarts_text = f"{restarts} ({since(max(finished), now)} ago)"
     gates = spec.get("readinessGates") or []
     return [
         _name(pod),
@@ -319,14 +319,14 @@ def _event_cells(obj: Object, now: datetime) -> Cells:
     first = obj.get("firstTimestamp") or obj.get("eventTime")
     source = obj.get("source", {})
     return [
-        _since(last, now),
+        since(last, now),
         obj.get("type", ""),
         obj.get("reason", ""),
         f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
         obj.get("message", ""),
         involved.get("fieldPath", ""),
         ", ".join(v for v in (source.get("component"), source.get("host")) if v),
-        _since(first, now),
+        since(first, now),
         obj.get("count", 1),
         _name(obj),
     ]

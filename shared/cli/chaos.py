@@ -64,7 +64,10 @@ def pod_command(
 ) -> None:
     """Kill a pod's containers with SIGKILL (exit 137); its restart policy applies."""
     namespace, _, name = target.rpartition("/")
-    publish(_servers(server, state_dir), subjects.chaos("pod", namespace or "default", name, "kill"))
+    publish(
+        _servers(server, state_dir),
+        subjects.chaos("pod", namespace or "default", subjects.name_token(name), "kill"),
+    )
 
 
 @app.command("partition")

@@ -23,6 +23,10 @@ from shared import subjects
         (subjects.api("coordination.k8s.io", "v1", "leases", "update"), "api.coordination.v1.leases.update"),
         (subjects.watch_event("", "v1", "pods", "default", "web-0"), "watch.core.v1.pods.default.web-0"),
         (subjects.watch_event("", "v1", "nodes", "", "worker-1"), "watch.core.v1.nodes._.worker-1"),
+        (
+            subjects.watch_event("", "v1", "events", "default", "web-0.1a2b"),
+            "watch.core.v1.events.default.web-0_1a2b",
+        ),
         (subjects.watch_events_of("", "v1", "pods"), "watch.core.v1.pods.>"),
         (subjects.node_cri("worker-1", "run_pod_sandbox"), "node.worker-1.cri.run_pod_sandbox"),
         (subjects.node_stats("worker-1"), "node.worker-1.stats"),

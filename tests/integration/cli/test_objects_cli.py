@@ -195,3 +195,33 @@ async def test_chaos_commands_publish_the_documented_subjects(
         ("chaos.network.partition", b'{"groups": [["cp-1"], ["cp-2", "cp-3"]]}'),
         ("chaos.reset", b""),
     ]
+
+
+def test_describe_shows_the_pod_and_the_events_about_it(kubenats: Cli, namespace: str) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "described", "labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+    }
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "described.1"},
+        "involvedObject": {"kind": "Pod", "name": "described", "namespace": namespace},
+        "reason": "Scheduled",
+        "message": "Successfully assigned it",
+        "type": "Normal",
+        "source": {"component": "default-scheduler"},
+    }
+    for obj in (pod, event):
+        assert kubenats("create", "-f", "-", "-n", namespace, stdin=yaml.safe_dump(obj)).exit_code == 0
+
+    shown = kubenats("describe", "pod", "described", "-n", namespace)
+
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert lines[0].split() == ["Name:", "described"]
+    assert any(line.split()[:2] == ["Image:", "nginx:1.27"] for line in lines)
+    assert lines[lines.index("Events:") + 3].split()[:2] == ["Normal", "Scheduled"]
+    assert lines[-1].endswith("Successfully assigned it")
