@@ -9,7 +9,9 @@ lost. Errors are :class:`~shared.errors.ApiError` with the server's ``Status`` c
 from __future__ import annotations
 
 import asyncio
+import csv
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from nats.aio.client import Client
@@ -21,6 +23,17 @@ from shared.errors import ApiError
 from shared.models import ResourceType, resource_for_kind, resource_for_plural
 
 Object = dict[str, Any]
+
+
+def token_for_user(token_file: Path, user: str) -> str:
+    """The token of ``user`` in a kube-apiserver ``--token-auth-file`` (``token,user,uid,"groups"`` lines).
+
+    How a component finds its own credentials: ``make up`` writes one file with every identity."""
+    with token_file.open(newline="") as lines:
+        for row in csv.reader(lines):
+            if len(row) >= 2 and row[1].strip() == user and not row[0].startswith("#"):
+                return row[0].strip()
+    raise LookupError(f"no token for user {user!r} in {token_file}")
 
 
 def resource(group: str, version: str, plural: str) -> ResourceType:

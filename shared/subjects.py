@@ -155,9 +155,36 @@ def node_proxy_stats(node_name: str) -> str:
     return node(node_name, "proxy", "stats")
 
 
+def node_service(node_name: str, namespace: str, name: str) -> str:
+    """``node.<node>.svc.<namespace>.<service>``: a Service request made on a node, to that node's proxy."""
+    return node(node_name, "svc", namespace, name)
+
+
+def pod_endpoint(ip: str, port: int) -> str:
+    """``pod.<ip>.<port>``: a serving pod's address, the IP's dots and colons written as ``-``.
+
+    Pod IPs are unique in the cluster, as on a real pod network, so the subject needs no node.
+    """
+    return _join("pod", ip.replace(".", "-").replace(":", "-"), str(port))
+
+
+def pod_endpoints_all() -> str:
+    return "pod.>"
+
+
 def service(namespace: str, name: str) -> str:
     """``svc.<namespace>.<service>``: a request to a Service, served by kube-proxy."""
     return _join("svc", namespace, name)
+
+
+def service_all() -> str:
+    """Every Service request from outside the cluster, as every node's proxy subscribes (queue ``proxy``)."""
+    return "svc.>"
+
+
+def node_services(node_name: str) -> str:
+    """Every Service request made on one node, as that node's proxy subscribes."""
+    return f"{node(node_name, 'svc')}.>"
 
 
 def chaos(kind: str, *target_and_action: str) -> str:
