@@ -60,3 +60,7 @@ bench-kv: install
 .PHONY: bench-api
 bench-api: install
 	$(BIN)/python bench/apiserver.py
+
+.PHONY: bench-proxy
+bench-proxy: install
+	$(BIN)/python bench/proxy.py
