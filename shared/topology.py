@@ -30,7 +30,9 @@ DEFAULT_TOPOLOGY = INFRA_DIR / "topology.yaml"
 NATS = "nats"
 """The one built-in component: a nats-server per control-plane replica, started from its own config."""
 
-Role = Literal["control-plane", "worker"]
+Role = Literal["control-plane", "worker", "node"]
+"""Where a component runs: every control-plane replica, every worker, or every node (both: a kubelet)."""
+HostRole = Literal["control-plane", "worker"]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -76,6 +78,19 @@ class Replica(_Model):
         return found
 
 
+def _check_cpu(value: str) -> str:
+    if not _CPU.match(value) or float(value.rstrip("m")) <= 0:
+        raise ValueError(f"cpu {value!r} must be a positive CPU quantity such as 4, 1.5 or 500m")
+    return value
+
+
+def _check_memory(value: str) -> str:
+    number = re.match(r"^\d+(\.\d+)?", value)
+    if not _MEMORY.match(value) or number is None or float(number.group(0)) <= 0:
+        raise ValueError(f"memory {value!r} must be a positive memory quantity such as 8Gi or 512Mi")
+    return value
+
+
 class WorkerPool(_Model):
     """``count`` identical worker nodes named ``<name_prefix>-1`` … ``<name_prefix>-<count>``."""
 
@@ -89,23 +104,25 @@ class WorkerPool(_Model):
     def _prefix(cls, value: str) -> str:
         return _dns_label(value, "worker name_prefix")
 
-    @field_validator("cpu")
-    @classmethod
-    def _cpu(cls, value: str) -> str:
-        if not _CPU.match(value) or float(value.rstrip("m")) <= 0:
-            raise ValueError(f"cpu {value!r} must be a positive CPU quantity such as 4, 1.5 or 500m")
-        return value
-
-    @field_validator("memory")
-    @classmethod
-    def _memory(cls, value: str) -> str:
-        number = re.match(r"^\d+(\.\d+)?", value)
-        if not _MEMORY.match(value) or number is None or float(number.group(0)) <= 0:
-            raise ValueError(f"memory {value!r} must be a positive memory quantity such as 8Gi or 512Mi")
-        return value
+    _cpu = field_validator("cpu")(_check_cpu)
+    _memory = field_validator("memory")(_check_memory)
 
     def names(self) -> list[str]:
         return [f"{self.name_prefix}-{i}" for i in range(1, self.count + 1)]
+
+
+class ControlPlaneNodes(_Model):
+    """Control-plane replicas register as Nodes too: small, and tainted so that pods land on workers."""
+
+    cpu: str = Field(default="2", description="CPU capacity of each control-plane Node")
+    memory: str = Field(default="4Gi", description="memory capacity of each control-plane Node")
+    taints: str = Field(
+        default="node-role.kubernetes.io/control-plane:NoSchedule",
+        description="taints the control-plane Nodes register with (kubelet --taints syntax)",
+    )
+
+    _cpu = field_validator("cpu")(_check_cpu)
+    _memory = field_validator("memory")(_check_memory)
 
 
 class Timings(_Model):
@@ -149,9 +166,12 @@ COMMON_PLACEHOLDERS = frozenset(
         *Timings.model_fields,
     }
 )
+NODE_PLACEHOLDERS = frozenset({"cpu", "memory", "node_role", "node_taints", "node_runtime"})
+"""What every host knows about itself as a Node: capacity, role label, taints, and where its runtime runs."""
 ROLE_PLACEHOLDERS: dict[str, frozenset[str]] = {
-    "control-plane": COMMON_PLACEHOLDERS | {"peers"},
-    "worker": COMMON_PLACEHOLDERS | {"cpu", "memory"},
+    "control-plane": COMMON_PLACEHOLDERS | {"peers"} | NODE_PLACEHOLDERS,
+    "worker": COMMON_PLACEHOLDERS | NODE_PLACEHOLDERS,
+    "node": COMMON_PLACEHOLDERS | NODE_PLACEHOLDERS,
 }
 
 
@@ -197,7 +217,8 @@ class Placement:
     """One component on one host: a single supervised program."""
 
     host: str
-    role: Role
+    role: HostRole
+    """The host's own role (a ``node`` component is placed on hosts of both roles)."""
     component: str
 
     @property
@@ -212,6 +233,7 @@ class Topology(_Model):
     host: IPv4Address = Field(default=IPv4Address("127.0.0.1"), description="address every server binds")
     replicas: tuple[Replica, ...] = Field(min_length=1, max_length=9)
     workers: WorkerPool
+    control_plane_nodes: ControlPlaneNodes = ControlPlaneNodes()
     timings: Timings = Timings()
     components: dict[str, Component]
 
@@ -251,13 +273,19 @@ class Topology(_Model):
         return self
 
     def hosts(self, role: Role) -> list[str]:
-        return [r.name for r in self.replicas] if role == "control-plane" else self.workers.names()
+        replicas = [r.name for r in self.replicas]
+        if role == "control-plane":
+            return replicas
+        return self.workers.names() if role == "worker" else [*replicas, *self.workers.names()]
+
+    def host_role(self, host: str) -> HostRole:
+        return "control-plane" if host in {r.name for r in self.replicas} else "worker"
 
     def placements(self, enabled_only: bool = True) -> list[Placement]:
         """Every (host, component) pair, replicas first, in component start order."""
         ordered = sorted(self.components.items(), key=lambda item: item[1].priority)
         return [
-            Placement(host=host, role=component.role, component=name)
+            Placement(host=host, role=self.host_role(host), component=name)
             for name, component in ordered
             if component.enabled or not enabled_only
             for host in self.hosts(component.role)

@@ -92,13 +92,17 @@ def placeholders(topology: Topology, placement: Placement, paths: StatePaths) ->
         **{key: f"{value:g}" for key, value in topology.timings.model_dump().items()},
     }
     if placement.role == "control-plane":
+        nodes = topology.control_plane_nodes
         values["nats_local"] = topology.nats_url(topology.replica(placement.host))
         values["peers"] = ",".join(r.name for r in topology.replicas)
+        # A control-plane Node's few pods run in its kubelet's own process: no runtime process there.
+        values |= {"cpu": nodes.cpu, "memory": nodes.memory, "node_taints": nodes.taints}
+        values |= {"node_role": "control-plane", "node_runtime": "inprocess"}
     else:
         # A worker has no server of its own; it prefers the first and fails over to the others.
         values["nats_local"] = topology.nats_urls()[0]
-        values["cpu"] = topology.workers.cpu
-        values["memory"] = topology.workers.memory
+        values |= {"cpu": topology.workers.cpu, "memory": topology.workers.memory, "node_taints": ""}
+        values |= {"node_role": "worker", "node_runtime": "nats"}
     return values
 
 

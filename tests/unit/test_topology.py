@@ -18,8 +18,8 @@ from shared.cluster.render import placeholders, render_cluster
 from shared.topology import (
     DEFAULT_TOPOLOGY,
     ROLE_PLACEHOLDERS,
+    HostRole,
     Placement,
-    Role,
     Topology,
     TopologyError,
     load_topology,
@@ -135,7 +135,11 @@ INVALID: list[tuple[str, Callable[[Data], None], str]] = [
     ("module not dotted name", _set("components.etcd.module", "services/etcd"), "dotted Python module"),
     ("bad role", _set("components.etcd.role", "master"), "components.etcd.role"),
     ("unknown placeholder", _set("components.etcd.args", ["--x", "{nope}"]), "unknown placeholder {nope}"),
-    ("worker placeholder on cp", _set("components.etcd.args", ["{cpu}"]), "unknown placeholder {cpu}"),
+    (
+        "replica placeholder on workers",
+        _set("components.proxy.args", ["{peers}"]),
+        "unknown placeholder {peers}",
+    ),
     ("broken template", _set("components.proxy.args", ["{name"]), "not a valid template"),
     ("component name not DNS", _set("components.Kube_Proxy", {"role": "worker", "module": "m"}), "DNS-1123"),
     ("bad cluster name", _set("cluster_name", "Kube Nats"), "cluster_name"),
@@ -318,7 +322,21 @@ def test_rendered_topology_snapshot_round_trips() -> None:
 
 def test_renderer_fills_exactly_the_placeholders_the_model_allows() -> None:
     topology = load_topology()
-    cases: list[tuple[Role, str]] = [("control-plane", "cp-1"), ("worker", "worker-1")]
+    cases: list[tuple[HostRole, str]] = [("control-plane", "cp-1"), ("worker", "worker-1")]
     for role, host in cases:
         placement = Placement(host=host, role=role, component="any")
         assert set(placeholders(topology, placement, state())) == ROLE_PLACEHOLDERS[role]
+
+
+def test_a_node_component_runs_on_every_host_with_its_own_node_settings() -> None:
+    data = load_topology().model_dump(mode="json")
+    data["components"]["kubelet"] = {"role": "node", "enabled": True, "module": "services.kubelet"}
+    topology = Topology.model_validate(data)
+    kubelets = [p for p in topology.placements() if p.component == "kubelet"]
+    values = {p.host: placeholders(topology, p, state()) for p in kubelets}
+
+    assert [p.host for p in kubelets] == ["cp-1", "cp-2", "cp-3", "worker-1", "worker-2", "worker-3"]
+    assert values["cp-1"]["node_taints"] == "node-role.kubernetes.io/control-plane:NoSchedule"
+    assert (values["cp-1"]["node_role"], values["cp-1"]["node_runtime"]) == ("control-plane", "inprocess")
+    assert (values["worker-1"]["node_taints"], values["worker-1"]["node_runtime"]) == ("", "nats")
+    assert values["worker-1"]["cpu"] == topology.workers.cpu != values["cp-1"]["cpu"]
