@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.apiclient import token_for_user
 from shared.cluster.logs import tail_lines
 from shared.cluster.paths import MAX_SOCKET_PATH, StatePaths, binary
 from shared.cluster.readiness import NotReady, Progress, wait_ready
@@ -35,7 +36,7 @@ from shared.cluster.supervisor import (
     start_supervisord,
     wait_gone,
 )
-from shared.cluster.tokens import ensure_tokens
+from shared.cluster.tokens import ADMIN, ensure_tokens
 from shared.logging import get_logger
 from shared.topology import Topology, TopologyError, validate_topology
 
@@ -166,7 +167,8 @@ def up(topology: Topology, paths: StatePaths, timeout: float = 30.0, progress: P
             raise ClusterError(str(error), "supervisord", tail) from None
         progress(f"supervisord started (pid {pid})")
         try:
-            asyncio.run(wait_ready(topology, rendered.programs, supervisor, timeout, progress))
+            token = token_for_user(paths.token_file, ADMIN)
+            asyncio.run(wait_ready(topology, rendered.programs, supervisor, timeout, progress, token))
         except NotReady as error:
             raise _failure(paths, error) from None
         except SupervisorUnavailable as error:

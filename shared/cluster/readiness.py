@@ -2,9 +2,10 @@
 
 A program is ready when supervisord reports it ``RUNNING`` and, for components that have one, its probe
 passes: a nats-server is ready when a real nats-py client connects to it and round-trips a PING; an
-etcd member when it answers its status subject naming a Raft leader. The
-cluster is ready when every program is, and a message published on any server reaches a subscriber on
-every other (the routes work).
+etcd member when it answers its status subject naming a Raft leader; an API server when it answers micro
+discovery. The cluster is ready when every program is, a message published on any server reaches a
+subscriber on every other (the routes work), every host's Node is Ready, and one scheduler and one
+controller manager hold their leader Leases.
 """
 
 from __future__ import annotations
@@ -13,18 +14,26 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import nats
 from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeout
 
 from shared import bus, subjects
+from shared.apiclient import ApiClient, resource
 from shared.cluster.render import Program
 from shared.cluster.supervisor import FATAL, RUNNING, Supervisor
+from shared.errors import ApiError
 from shared.topology import NATS, Topology
 
 ETCD = "etcd"
 APISERVER = "apiserver"
+KUBELET = "kubelet"
+LEADER_LEASES = {"scheduler": "kube-scheduler", "controller-manager": "kube-controller-manager"}
+"""The Lease in kube-system each leader-elected component holds while it leads."""
+NODES = resource("", "v1", "nodes")
+LEASES = resource("coordination.k8s.io", "v1", "leases")
 
 Progress = Callable[[str], None]
 Probe = Callable[[Topology, Program], Awaitable[None]]
@@ -187,13 +196,78 @@ async def wait_routes(urls: Sequence[str], deadline: float, progress: Progress) 
             await client.close()
 
 
+def _enabled(topology: Topology, component: str) -> bool:
+    found = topology.components.get(component)
+    return found is not None and found.enabled
+
+
+def _ready_nodes(nodes: list[dict[str, Any]]) -> set[str]:
+    return {
+        n["metadata"]["name"]
+        for n in nodes
+        for c in n.get("status", {}).get("conditions") or []
+        if c.get("type") == "Ready" and c.get("status") == "True"
+    }
+
+
+async def _held(client: ApiClient, lease: str) -> str:
+    """The holder of a leader-election Lease in kube-system, or '' when none holds it."""
+    try:
+        found = await client.get(LEASES, lease, "kube-system")
+    except ApiError as error:
+        if error.code == 404:
+            return ""
+        raise
+    return str(found.get("spec", {}).get("holderIdentity") or "")
+
+
+async def wait_control_loops(topology: Topology, token: str, deadline: float, progress: Progress) -> None:
+    """Wait until every host's Node is Ready and one scheduler and one controller manager lead."""
+    client = await ApiClient.connect(topology.nats_urls(), token, name="kubenats-cluster-probe")
+    try:
+        expected = set(topology.hosts("node")) if _enabled(topology, KUBELET) else set()
+        leases = [lease for component, lease in LEADER_LEASES.items() if _enabled(topology, component)]
+        shown: set[str] = set()
+        while True:
+            ready = _ready_nodes((await client.list(NODES))["items"]) & expected
+            holders = {lease: await _held(client, lease) for lease in leases}
+            for line in _news(ready, expected, holders, shown):
+                progress(line)
+            if ready == expected and all(holders.values()):
+                return
+            if time.monotonic() >= deadline:
+                missing = sorted(expected - ready)
+                leaderless = sorted(lease for lease, holder in holders.items() if not holder)
+                culprit = f"{missing[0]}-kubelet" if missing else None
+                raise NotReady(f"not Ready: nodes {missing}; no leader: {leaderless}", culprit)
+            await asyncio.sleep(0.3)
+    finally:
+        await client.close()
+
+
+def _news(ready: set[str], expected: set[str], holders: dict[str, str], shown: set[str]) -> list[str]:
+    lines = []
+    if ready and f"nodes:{len(ready)}" not in shown:
+        shown.add(f"nodes:{len(ready)}")
+        lines.append(f"{len(ready)}/{len(expected)} nodes Ready")
+    for lease, holder in holders.items():
+        if holder and lease not in shown:
+            shown.add(lease)
+            lines.append(f"{lease} leader: {holder}")
+    return lines
+
+
 async def wait_ready(
     topology: Topology,
     programs: Sequence[Program],
     supervisor: Supervisor,
     timeout: float,
     progress: Progress,
+    token: str | None = None,
 ) -> None:
+    """Every program ready, the routes working, then (given a token) Nodes Ready and leaders elected."""
     deadline = time.monotonic() + timeout
     await wait_programs(topology, programs, supervisor, deadline, progress)
     await wait_routes(topology.nats_urls(), deadline, progress)
+    if token is not None and _enabled(topology, APISERVER):
+        await wait_control_loops(topology, token, deadline, progress)
