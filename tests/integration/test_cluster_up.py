@@ -8,111 +8,35 @@ when the test fails.
 from __future__ import annotations
 
 import asyncio
-import copy
 import os
-import shutil
 import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import nats
 import pytest
-import yaml
 from nats.errors import TimeoutError as NatsTimeout
 
 from services.etcd.client.nats import NatsEtcdClient
 from shared.apiclient import ApiClient, resource
-from shared.cluster import ClusterError, StatePaths, down, pid_alive, status, up
-from shared.cluster.supervisor import kill, read_pidfile, wait_gone
-from shared.topology import DEFAULT_TOPOLOGY, Topology, validate_topology
+from shared.cluster import ClusterError, down, pid_alive, status, up
+from shared.cluster.supervisor import read_pidfile
+from shared.topology import validate_topology
+from tests.clusters import Cluster, cluster_dir, free_port_topology
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-KUBENATS = Path(sys.executable).parent / "kubenats"
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports the kernel just handed out (held together, so no two are the same)."""
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-
-
-def free_port_topology(**components_enabled: bool) -> Topology:
-    """The default topology on free ports, with no monitor port and a cluster name of its own."""
-    data = copy.deepcopy(yaml.safe_load(DEFAULT_TOPOLOGY.read_text()))
-    ports = free_ports(2 * len(data["replicas"]))
-    data["cluster_name"] = "kubenats-test"
-    for index, replica in enumerate(data["replicas"]):
-        replica.update(nats_port=ports[2 * index], route_port=ports[2 * index + 1])
-        replica.pop("monitor_port", None)
-    for name, enabled in components_enabled.items():
-        data["components"][name]["enabled"] = enabled
-    return validate_topology(data)
-
-
-@dataclass
-class Cluster:
-    topology: Topology
-    paths: StatePaths
-    topology_file: Path
-    seen_pids: set[int] = field(default_factory=set)
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k not in {"KUBENATS_STATE_DIR", "WORKERS"}}
-        command = [str(KUBENATS), "cluster", *args, "--state-dir", str(self.paths.root)]
-        return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, check=False)
-
-    def remember_pids(self) -> dict[str, int] | None:
-        """Program name → pid now (``None`` when not running); every pid seen is checked at the end."""
-        supervisord = read_pidfile(self.paths)
-        if supervisord is not None:
-            self.seen_pids.add(supervisord)
-        processes = status(self.paths)
-        if processes is None:
-            return None
-        pids = {p.name: p.pid for p in processes}
-        self.seen_pids.update(pid for pid in pids.values() if pid > 0)
-        return pids
-
-    def pids(self) -> dict[str, int]:
-        pids = self.remember_pids()
-        assert pids is not None, "supervisord is not running"
-        return pids
-
-
-@contextmanager
-def cluster_dir(topology: Topology) -> Iterator[Cluster]:
-    """A state dir and topology file for ``topology``; on exit, nothing the cluster ran is left running."""
-    # A short path: the supervisord socket lives here and unix socket paths are limited to ~100 bytes.
-    root = Path(tempfile.mkdtemp(prefix="kn-"))
-    topology_file = root / "topology.yaml"
-    topology_file.write_text(yaml.safe_dump(topology.model_dump(mode="json")))
-    cluster = Cluster(topology, StatePaths(root / "state"), topology_file)
-    try:
-        yield cluster
-    finally:
-        cluster.remember_pids()
-        down(cluster.paths, timeout=20)
-        left = wait_gone(cluster.seen_pids, timeout=10)
-        kill(left, signal.SIGKILL)
-        shutil.rmtree(root, ignore_errors=True)
-        assert not left, f"processes outlived `down`: {sorted(left)}"
+# These tests are about starting and stopping; the control loops and nodes are the e2e tests' business.
+NATS_ETCD_APISERVER_ONLY = {
+    c: False for c in ("scheduler", "controller-manager", "runtime", "kubelet", "proxy")
+}
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """A running cluster started through the CLI, exactly as `make up` starts one."""
-    with cluster_dir(free_port_topology()) as running:
+    with cluster_dir(free_port_topology(**NATS_ETCD_APISERVER_ONLY)) as running:
         result = running.cli("up", "--topology", str(running.topology_file), "--timeout", "30")
         running.remember_pids()
         assert result.returncode == 0, result.stdout + result.stderr
@@ -230,7 +154,7 @@ def test_logs_prints_the_end_of_one_programs_log(cluster: Cluster) -> None:
 
 
 def test_down_stops_every_process_it_started_and_keeps_the_data() -> None:
-    topology = free_port_topology()
+    topology = free_port_topology(**NATS_ETCD_APISERVER_ONLY)
     with cluster_dir(topology) as cluster:
         result = up(topology, cluster.paths, timeout=30)
         assert not result.already_running
@@ -255,7 +179,7 @@ def test_down_stops_every_process_it_started_and_keeps_the_data() -> None:
 
 
 def test_up_refuses_ports_in_use_before_starting_anything() -> None:
-    topology = free_port_topology()
+    topology = free_port_topology(**NATS_ETCD_APISERVER_ONLY)
     taken = topology.replicas[1].route_port
     with cluster_dir(topology) as cluster, socket.socket() as holder:
         holder.bind(("127.0.0.1", taken))
@@ -277,7 +201,7 @@ def test_up_fails_with_the_log_of_a_program_that_does_not_come_up() -> None:
 
 
 def topology_data_with_broken_component() -> dict[str, object]:
-    topology = free_port_topology()
+    topology = free_port_topology(**NATS_ETCD_APISERVER_ONLY)
     data: dict[str, object] = topology.model_dump(mode="json")
     components = data["components"]
     assert isinstance(components, dict)
