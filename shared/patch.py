@@ -1,5 +1,7 @@
 """JSON merge patch (RFC 7386) and JSON patch (RFC 6902) on plain JSON values, for the API's patch verb.
 
+Strategic merge patch lives in :mod:`shared.strategicpatch`; :func:`apply_patch` dispatches to all three.
+
 Every function here is pure: it returns a new document and never changes, or shares structure with, the
 document or patch it was given — a caller may mutate the result freely. A JSON patch is atomic because it
 is applied to a private copy, which is thrown away when an operation fails.
@@ -14,6 +16,9 @@ from __future__ import annotations
 import json
 import re
 from typing import TypeAlias
+
+from shared.patchmeta import schema_for
+from shared.strategicpatch import StrategicPatchError, strategic_merge
 
 __all__ = [
     "JSON",
@@ -37,7 +42,7 @@ JSON: TypeAlias = dict[str, "JSON"] | list["JSON"] | str | int | float | bool | 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
-SUPPORTED_PATCH_TYPES = (JSON_PATCH, MERGE_PATCH)
+SUPPORTED_PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH)
 # kube-apiserver's limit, which bounds the work one request can ask for.
 MAX_JSON_PATCH_OPERATIONS = 10_000
 
@@ -353,8 +358,8 @@ def apply_patch(doc: JSON, patch: JSON | bytes, content_type: str) -> JSON:
 
     ``patch`` is the decoded body, or the raw body as bytes (decoded with :func:`decode_patch`). Parameters
     after ``;`` in the content type are ignored. A merge patch must be a JSON object, since the document is
-    an API object and a non-object patch would replace it wholesale. Strategic merge patch is not served
-    yet and gets the same 415 answer as any unknown type.
+    an API object and a non-object patch would replace it wholesale. A strategic merge patch merges lists
+    as the document's kind declares (:mod:`shared.patchmeta`); any other type is refused with 415.
     """
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type not in SUPPORTED_PATCH_TYPES:
@@ -373,6 +378,13 @@ def apply_patch(doc: JSON, patch: JSON | bytes, content_type: str) -> JSON:
                 code=413,
             )
         return json_patch(doc, patch)
+    if media_type == STRATEGIC_MERGE_PATCH:
+        schema = schema_for(doc.get("apiVersion"), doc.get("kind")) if isinstance(doc, dict) else None
+        try:
+            merged: JSON = strategic_merge(doc, patch, schema)
+        except StrategicPatchError as err:
+            raise PatchError(str(err)) from None
+        return merged
     if not isinstance(patch, dict):
         raise PatchError(f"a merge patch must be a JSON object, not {json.dumps(patch)[:40]}", code=400)
     return merge_patch(doc, patch)

@@ -1,4 +1,4 @@
-"""``python -m services.apiserver``: one API server replica serving Kubernetes objects over NATS."""
+"""``python -m services.apiserver``: one API server replica serving Kubernetes objects over NATS and HTTPS."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from pydantic import Field
 
 from services.apiserver.admission import DEFAULT_SERVICE_CIDR, Admission
 from services.apiserver.auth import TokenAuthenticator
-from services.apiserver.registry import Registry
+from services.apiserver.handler import RequestHandler
+from services.apiserver.registry import SYSTEM_NAMESPACES, Registry
+from services.apiserver.rest import RestServer
 from services.apiserver.service import ApiService
 from services.apiserver.storage import ObjectStorage
+from services.apiserver.watches import WatchCaches
 from services.etcd.client.nats import NatsEtcdClient
 from shared.bus import connect
 from shared.config import ServiceFlags, parse_flags
@@ -27,6 +30,15 @@ class ApiServerFlags(ServiceFlags):
     name: str = Field(description="this replica's name, e.g. cp-1")
     token_file: Path = Field(description="tokens in kube-apiserver's --token-auth-file format")
     service_cidr: str = Field(default=DEFAULT_SERVICE_CIDR, description="range Service cluster IPs come from")
+    https_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="serve the Kubernetes REST API over HTTPS here (0: any free port)",
+    )
+    https_address: str = Field(default="0.0.0.0", description="address the HTTPS listener binds")
+    tls_cert_file: Path | None = Field(default=None, description="the HTTPS serving certificate (PEM)")
+    tls_private_key_file: Path | None = Field(default=None, description="its private key (PEM)")
 
 
 async def main(flags: ApiServerFlags, stop: asyncio.Event) -> None:
@@ -34,11 +46,30 @@ async def main(flags: ApiServerFlags, stop: asyncio.Event) -> None:
     nc = await connect(flags.servers, name=f"apiserver-{flags.name}")
     storage = ObjectStorage(NatsEtcdClient(nc))
     registry = Registry(storage, Admission(storage, flags.service_cidr))
-    service = ApiService(nc, registry, authenticator, replica=flags.name)
+    caches = WatchCaches(storage.kv)
+    handler = RequestHandler(registry, authenticator, caches)
+    service = ApiService(nc, handler, replica=flags.name)
+    registry.publish = service.publish
+    await registry.ensure_namespaces(SYSTEM_NAMESPACES)
+    await caches.start()
     await service.start()
-    log.info("apiserver ready", replica=flags.name, tokens=len(authenticator))
+    rest = None
+    if flags.https_port is not None and flags.tls_cert_file and flags.tls_private_key_file:
+        rest = RestServer(
+            handler,
+            cert_file=flags.tls_cert_file,
+            key_file=flags.tls_private_key_file,
+            host=flags.https_address,
+            port=flags.https_port,
+        )
+        await rest.start()
+    fields = {"https_port": rest.port} if rest is not None else {}
+    log.info("apiserver ready", replica=flags.name, tokens=len(authenticator), **fields)
     await stop.wait()
+    if rest is not None:
+        await rest.stop()
     await service.stop()
+    await caches.stop()
     await nc.drain()
     log.info("apiserver stopped", replica=flags.name)
 
@@ -48,6 +79,13 @@ def cli() -> None:
     configure(flags.log_level)
     if not flags.token_file.is_file():
         raise SystemExit(f"error: --token-file {flags.token_file}: no such file")
+    if flags.https_port is not None:
+        for flag, path in (
+            ("--tls-cert-file", flags.tls_cert_file),
+            ("--tls-private-key-file", flags.tls_private_key_file),
+        ):
+            if path is None or not path.is_file():
+                raise SystemExit(f"error: --https-port needs {flag} naming an existing PEM file (got {path})")
     run_service(lambda stop: main(flags, stop))
 
 

@@ -1,0 +1,232 @@
+"""What a REST request asks, decoded: query parameters, bodies and the response format it accepts.
+
+Query parameters become the front-neutral :class:`~shared.apiprotocol.ApiRequest`; parameters that only
+matter over HTTP (``timeoutSeconds``, ``fieldValidation``, ``includeObject``) come back beside it. Unknown
+parameters are ignored, as kube-apiserver ignores them (kubectl sends ``timeout=32s`` on everything).
+Bodies are JSON or YAML; a body in protobuf, which a JSON-only server cannot read, is refused with 415 —
+except on DELETE, where client-go's typed clients send ``DeleteOptions`` as protobuf and the defaults are
+what almost every caller meant.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from shared.apiprotocol import ApiRequest
+from shared.errors import ApiError, from_validation_error
+from shared.patch import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, PatchError, decode_patch
+
+PATCH_TYPES = (MERGE_PATCH, JSON_PATCH, STRATEGIC_MERGE_PATCH)
+APPLY_PATCH = "application/apply-patch+yaml"
+FIELD_VALIDATIONS = ("Strict", "Warn", "Ignore")
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+_REQUEST_PARAMS = {
+    "labelSelector": "labelSelector",
+    "fieldSelector": "fieldSelector",
+    "resourceVersion": "resourceVersion",
+    "limit": "limit",
+    "continue": "continue",
+    "gracePeriodSeconds": "gracePeriodSeconds",
+    "propagationPolicy": "propagationPolicy",
+}
+
+
+@dataclass(slots=True)
+class RestOptions:
+    """The parts of a REST request that the shared handler does not see."""
+
+    field_validation: str = "Strict"
+    timeout_seconds: int | None = None
+    include_object: str = "Metadata"
+    warnings: list[str] = field(default_factory=list)
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes")
+
+
+def _int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ApiError(400, f'{name}: Invalid value: "{value}": must be an integer') from None
+
+
+def read_query(query: Mapping[str, str], *, watch: bool) -> tuple[dict[str, Any], RestOptions]:
+    """The ApiRequest fields the query sets, and the REST-only options; ApiError 400 for bad values."""
+    if query.get("dryRun"):
+        raise ApiError(400, "dryRun is not supported by this server yet: run the command without --dry-run")
+    fields: dict[str, Any] = {}
+    for param, alias in _REQUEST_PARAMS.items():
+        value = query.get(param)
+        if value is None or value == "":
+            continue
+        fields[alias] = _int(param, value) if param in ("limit", "gracePeriodSeconds") else value
+    options = RestOptions()
+    validation = query.get("fieldValidation") or "Strict"
+    if validation not in FIELD_VALIDATIONS:
+        raise ApiError(
+            400,
+            f'fieldValidation: Unsupported value: "{validation}": '
+            'supported values: "Ignore", "Strict", "Warn"',
+        )
+    options.field_validation = validation
+    if (timeout := query.get("timeoutSeconds")) not in (None, ""):
+        options.timeout_seconds = _int("timeoutSeconds", str(timeout))
+    options.include_object = query.get("includeObject") or "Metadata"
+    if not watch and query.get("resourceVersionMatch"):
+        fields["resourceVersionMatch"] = query["resourceVersionMatch"]
+    if watch:
+        fields["allowWatchBookmarks"] = truthy(query.get("allowWatchBookmarks"))
+        if "sendInitialEvents" in query:
+            fields["sendInitialEvents"] = truthy(query.get("sendInitialEvents"))
+        _check_watch_list(query, fields)
+    return fields, options
+
+
+def _check_watch_list(query: Mapping[str, str], fields: dict[str, Any]) -> None:
+    # kube-apiserver's rules for a streaming list, so that clients falling back on them behave the same.
+    match = query.get("resourceVersionMatch", "")
+    if fields.get("sendInitialEvents"):
+        if match != "NotOlderThan":
+            raise ApiError(
+                422,
+                "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch "
+                "to NotOlderThan",
+                reason="Invalid",
+            )
+        if not fields.get("allowWatchBookmarks"):
+            raise ApiError(
+                422,
+                "allowWatchBookmarks: Forbidden: sendInitialEvents requires allowWatchBookmarks=true",
+                reason="Invalid",
+            )
+    elif match:
+        raise ApiError(
+            422,
+            "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless "
+            "sendInitialEvents is provided",
+            reason="Invalid",
+        )
+
+
+def build_request(fields: dict[str, Any]) -> ApiRequest:
+    try:
+        return ApiRequest.model_validate(fields)
+    except ValidationError as error:
+        raise from_validation_error(error) from None
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "application/json").split(";", 1)[0].strip().lower()
+
+
+def decode_object(data: bytes, content_type: str | None, options: RestOptions) -> dict[str, Any]:
+    """An object body (create, update, subresource writes); duplicates follow ``fieldValidation``."""
+    kind = media_type(content_type)
+    if kind in ("application/yaml", "application/x-yaml", "text/yaml"):
+        try:
+            decoded = yaml.safe_load(data)
+        except yaml.YAMLError as error:
+            raise ApiError(400, f"error decoding YAML body: {error}") from None
+    elif kind == "application/json" or kind == "*/*":
+        duplicates: list[str] = []
+        try:
+            decoded = json.loads(data or b"null", object_pairs_hook=lambda pairs: _pairs(pairs, duplicates))
+        except ValueError as error:
+            raise ApiError(400, f"error decoding JSON body: {error}") from None
+        if duplicates:
+            _field_problems([f'duplicate field "{name}"' for name in duplicates], options)
+    elif kind == PROTOBUF:
+        raise ApiError(
+            415,
+            "protobuf request bodies are not served yet (kubectl's generator commands such as "
+            "`kubectl create namespace` send them): write the object as YAML and use `kubectl create -f`",
+            reason="UnsupportedMediaType",
+        )
+    else:
+        raise unsupported_media_type(kind, ("application/json", "application/yaml"))
+    if not isinstance(decoded, dict):
+        raise ApiError(400, "the request body must be an object")
+    return decoded
+
+
+def _pairs(pairs: list[tuple[str, Any]], duplicates: list[str]) -> dict[str, Any]:
+    members: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in members:
+            duplicates.append(key)
+        members[key] = value
+    return members
+
+
+def _field_problems(problems: list[str], options: RestOptions) -> None:
+    if options.field_validation == "Strict":
+        raise ApiError(400, "strict decoding error: " + ", ".join(problems))
+    if options.field_validation == "Warn":
+        options.warnings.extend(problems)
+
+
+def decode_patch_body(data: bytes, content_type: str | None) -> tuple[Any, str]:
+    kind = media_type(content_type)
+    if kind == APPLY_PATCH:
+        raise ApiError(
+            415,
+            "server-side apply (application/apply-patch+yaml) is not served yet: use client-side "
+            "kubectl apply (without --server-side)",
+            reason="UnsupportedMediaType",
+        )
+    if kind not in PATCH_TYPES:
+        raise unsupported_media_type(kind, PATCH_TYPES)
+    try:
+        return decode_patch(data), kind
+    except PatchError as error:
+        raise ApiError(error.code, error.message) from None
+
+
+def decode_delete_options(data: bytes, content_type: str | None) -> dict[str, Any]:
+    """``DeleteOptions`` from a DELETE body; empty, unreadable or protobuf bodies are the defaults."""
+    if not data or media_type(content_type) != "application/json":
+        return {}
+    try:
+        options = json.loads(data)
+    except ValueError:
+        raise ApiError(400, "error decoding DeleteOptions: the body is not JSON") from None
+    if not isinstance(options, dict):
+        raise ApiError(400, "error decoding DeleteOptions: the body must be an object")
+    if options.get("dryRun"):
+        raise ApiError(400, "dryRun is not supported by this server yet: run the command without --dry-run")
+    chosen: dict[str, Any] = {}
+    for key in ("gracePeriodSeconds", "propagationPolicy"):
+        if options.get(key) is not None:
+            chosen[key] = options[key]
+    return chosen
+
+
+def unsupported_media_type(kind: str, accepted: tuple[str, ...]) -> ApiError:
+    return ApiError(
+        415,
+        "the body of the request was in an unknown format - accepted media types include: "
+        f"{', '.join(accepted)} (got {kind})",
+        reason="UnsupportedMediaType",
+    )
+
+
+def accepts_table(accept: str) -> bool:
+    """Whether the first acceptable media type the client lists is a ``meta.k8s.io`` Table."""
+    for media in accept.split(","):
+        parts = [part.strip() for part in media.split(";")]
+        params = dict(part.split("=", 1) for part in parts[1:] if "=" in part)
+        if parts[0] not in ("application/json", "*/*", "application/vnd.kubernetes.protobuf"):
+            continue
+        if params.get("as") == "Table" and params.get("g") == "meta.k8s.io":
+            return params.get("v") in ("v1", "v1beta1")
+        if parts[0] == "application/json" and "as" not in params:
+            return False
+    return False
