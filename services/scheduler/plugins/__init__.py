@@ -1,0 +1,1 @@
+"""The scheduler's plugins, one module each, and the registry that names them (``registry.REGISTRY``)."""
