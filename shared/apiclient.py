@@ -164,6 +164,12 @@ class ApiClient:
         )
         return await self.call(rt, "delete", request)
 
+    async def finalize_namespace(self, namespace: Object) -> Object:
+        """Write a Namespace's ``spec.finalizers`` through the ``finalize`` subresource."""
+        name = namespace.get("metadata", {}).get("name", "")
+        request = ApiRequest(name=name, body=namespace)
+        return await self.call(resource("", "v1", "namespaces"), "finalize", request)
+
     async def bind(self, pod: str, node: str, namespace: str = "default") -> Object:
         binding = {
             "apiVersion": "v1",

@@ -25,9 +25,10 @@ WATCH_SEQ_HEADER: Final = "Watch-Seq"
 WATCH_PING_HEADER: Final = "Watch-Ping"
 
 VERBS: Final = ("create", "get", "list", "update", "patch", "delete", "watch")
-SUBRESOURCE_VERBS: Final = ("status", "binding", "scale", "eviction")
+SUBRESOURCE_VERBS: Final = ("status", "binding", "scale", "eviction", "finalize")
 """Subresources addressed as verbs: ``status`` reads, updates or patches the status; ``scale`` reads,
-updates or patches the scale; ``binding`` and ``eviction`` create one."""
+updates or patches the scale; ``binding`` and ``eviction`` create one; ``finalize`` (namespaces) replaces
+``spec.finalizers`` only, as the namespace controller does to let a deleted namespace go."""
 
 PatchType = Literal[
     "application/merge-patch+json",

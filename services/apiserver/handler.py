@@ -154,6 +154,8 @@ class RequestHandler:
                 return await bind(reg, rt, ns, name, request.body)
             case "eviction":
                 return await evict(reg, rt, ns, name, request.body)
+            case "finalize":
+                return await reg.finalize(rt, name, request.body)
             case "scale":
                 if request.patch is not None or request.body is not None:
                     return await update_scale(

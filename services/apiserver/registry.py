@@ -269,6 +269,24 @@ class Registry:
 
         return await self.write(rt, namespace, name, mutate)
 
+    async def finalize(self, rt: ResourceType, name: str, body: Object | None) -> Object:
+        """``namespaces/finalize``: replace ``spec.finalizers`` and nothing else; a terminating namespace
+        left with none is removed."""
+        if rt.plural != "namespaces":
+            raise ApiError(405, f"{rt.plural} have no finalize subresource", reason="MethodNotAllowed")
+        obj = self._check_body(rt, "", body)
+        finalizers = (obj.get("spec") or {}).get("finalizers") or []
+
+        async def mutate(current: Object) -> Object:
+            new = deep(current)
+            new.setdefault("spec", {})["finalizers"] = list(finalizers)
+            errors = validate_update(rt.plural, new, current)
+            if errors:
+                raise to_status_error(rt.kind, name, errors)
+            return new
+
+        return await self.write(rt, "", name, mutate)
+
     def prepare_update(self, rt: ResourceType, obj: Object, current: Object) -> Object:
         new = deep(obj)
         meta, old_meta = metadata(new), current["metadata"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from shared.apiclient import ApiClient
@@ -228,7 +230,10 @@ async def test_resource_version_match_without_a_version_is_refused(admin: ApiCli
     assert error.value.code == 400
 
 
-@pytest.mark.parametrize(("policy", "finalizer"), [("Orphan", "orphan"), ("Foreground", "foregroundDeletion")])
+POLICIES = [("Orphan", "orphan"), ("Foreground", "foregroundDeletion")]
+
+
+@pytest.mark.parametrize(("policy", "finalizer"), POLICIES)
 async def test_delete_with_a_propagation_policy_waits_on_its_finalizer(
     admin: ApiClient, namespace: str, policy: str, finalizer: str
 ) -> None:
@@ -252,4 +257,21 @@ async def test_delete_with_a_propagation_policy_waits_on_its_finalizer(
     await admin.update(stored)
     with pytest.raises(ApiError) as gone:
         await admin.get(DEPLOYMENTS, name, namespace)
+    assert gone.value.code == 404
+
+
+async def test_finalize_subresource_lets_a_deleted_namespace_go(
+    admin: ApiClient, client_for: Callable[[str], ApiClient]
+) -> None:
+    await admin.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "finalized"}})
+    terminating = await admin.delete(NAMESPACES, "finalized")
+    assert terminating["spec"]["finalizers"] == ["kubernetes"]
+
+    with pytest.raises(ApiError) as refused:
+        await client_for("viewer").finalize_namespace({**terminating, "spec": {"finalizers": []}})
+    await client_for("controller-manager").finalize_namespace({**terminating, "spec": {"finalizers": []}})
+
+    assert refused.value.code == 403
+    with pytest.raises(ApiError) as gone:
+        await admin.get(NAMESPACES, "finalized")
     assert gone.value.code == 404
