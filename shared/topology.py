@@ -65,6 +65,10 @@ class Replica(_Model):
     nats_port: Port = Field(description="NATS client port")
     route_port: Port = Field(description="NATS cluster (route) port")
     monitor_port: Port | None = Field(default=None, description="NATS HTTP monitoring port (/varz)")
+    https_port: Port | None = Field(
+        default=None,
+        description="the API server's Kubernetes REST port (HTTPS, for kubectl); none: any free one",
+    )
 
     @field_validator("name")
     @classmethod
@@ -73,8 +77,10 @@ class Replica(_Model):
 
     def ports(self) -> dict[str, int]:
         found = {"nats_port": self.nats_port, "route_port": self.route_port}
-        if self.monitor_port is not None:
-            found["monitor_port"] = self.monitor_port
+        for optional in ("monitor_port", "https_port"):
+            port = getattr(self, optional)
+            if port is not None:
+                found[optional] = port
         return found
 
 
@@ -129,7 +135,7 @@ class Timings(_Model):
     """Failure-detection settings, much faster than Kubernetes' defaults so experiments are quick."""
 
     node_grace_period_seconds: float = Field(default=5, gt=0)
-    eviction_toleration_seconds: float = Field(default=5, ge=0)
+    eviction_toleration_seconds: int = Field(default=5, ge=0)
     leader_lease_seconds: float = Field(default=3, gt=0)
     leader_renew_deadline_seconds: float = Field(default=2, gt=0)
     leader_retry_period_seconds: float = Field(default=0.5, gt=0)
@@ -169,7 +175,9 @@ COMMON_PLACEHOLDERS = frozenset(
 NODE_PLACEHOLDERS = frozenset({"cpu", "memory", "node_role", "node_taints", "node_runtime"})
 """What every host knows about itself as a Node: capacity, role label, taints, and where its runtime runs."""
 ROLE_PLACEHOLDERS: dict[str, frozenset[str]] = {
-    "control-plane": COMMON_PLACEHOLDERS | {"peers"} | NODE_PLACEHOLDERS,
+    "control-plane": COMMON_PLACEHOLDERS
+    | {"peers", "https_port", "tls_cert_file", "tls_private_key_file"}
+    | NODE_PLACEHOLDERS,
     "worker": COMMON_PLACEHOLDERS | NODE_PLACEHOLDERS,
     "node": COMMON_PLACEHOLDERS | NODE_PLACEHOLDERS,
 }

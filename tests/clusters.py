@@ -40,10 +40,11 @@ def free_port_topology(workers: int | None = None, **components_enabled: bool) -
     data: dict[str, Any] = copy.deepcopy(yaml.safe_load(DEFAULT_TOPOLOGY.read_text()))
     if workers is not None:
         data["workers"]["count"] = workers
-    ports = free_ports(2 * len(data["replicas"]))
+    ports = free_ports(3 * len(data["replicas"]))
     data["cluster_name"] = "kubenats-test"
     for index, replica in enumerate(data["replicas"]):
-        replica.update(nats_port=ports[2 * index], route_port=ports[2 * index + 1])
+        nats, route, https = ports[3 * index : 3 * index + 3]
+        replica.update(nats_port=nats, route_port=route, https_port=https)
         replica.pop("monitor_port", None)
     for name, enabled in components_enabled.items():
         data["components"][name]["enabled"] = enabled

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from services.apiserver.admission import DEFAULT_SERVICE_CIDR, Admission
 from services.apiserver.auth import TokenAuthenticator
+from services.apiserver.defaults import DEFAULT_TOLERATION_SECONDS
 from services.apiserver.handler import RequestHandler
 from services.apiserver.registry import SYSTEM_NAMESPACES, Registry
 from services.apiserver.rest import RestServer
@@ -30,6 +31,11 @@ class ApiServerFlags(ServiceFlags):
     name: str = Field(description="this replica's name, e.g. cp-1")
     token_file: Path = Field(description="tokens in kube-apiserver's --token-auth-file format")
     service_cidr: str = Field(default=DEFAULT_SERVICE_CIDR, description="range Service cluster IPs come from")
+    default_toleration_seconds: int = Field(
+        default=DEFAULT_TOLERATION_SECONDS,
+        ge=0,
+        description="seconds pods tolerate a not-ready or unreachable node unless they say otherwise",
+    )
     https_port: int | None = Field(
         default=None,
         ge=0,
@@ -45,7 +51,9 @@ async def main(flags: ApiServerFlags, stop: asyncio.Event) -> None:
     authenticator = TokenAuthenticator.from_file(flags.token_file)
     nc = await connect(flags.servers, name=f"apiserver-{flags.name}")
     storage = ObjectStorage(NatsEtcdClient(nc))
-    registry = Registry(storage, Admission(storage, flags.service_cidr))
+    registry = Registry(
+        storage, Admission(storage, flags.service_cidr), toleration_seconds=flags.default_toleration_seconds
+    )
     caches = WatchCaches(storage.kv)
     handler = RequestHandler(registry, authenticator, caches)
     service = ApiService(nc, handler, replica=flags.name)

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from services.apiserver.admission import Admission
-from services.apiserver.defaults import apply_defaults
+from services.apiserver.defaults import DEFAULT_TOLERATION_SECONDS, apply_defaults
 from services.apiserver.deletion import is_finalized, mark_for_deletion, with_propagation_finalizer
 from services.apiserver.objects import (
     Object,
@@ -71,11 +71,14 @@ class Registry:
         *,
         clock: Clock | None = None,
         publish: Publish = _no_publish,
+        toleration_seconds: int = DEFAULT_TOLERATION_SECONDS,
     ) -> None:
         self.storage = storage
         self.admission = admission
         self.clock = clock or RealClock()
         self.publish = publish
+        self.toleration_seconds = toleration_seconds
+        """How long pods tolerate a not-ready or unreachable node by default (DefaultTolerationSeconds)."""
 
     # --- reads --------------------------------------------------------------------------------------
 
@@ -184,7 +187,7 @@ class Registry:
             meta["generation"] = 1
         if rt.plural in STATUS_SUBRESOURCE and rt.plural != "nodes":
             obj.pop("status", None)  # a new object's status is the server's to fill (a Node's, its kubelet's)
-        obj = apply_defaults(rt.plural, obj)
+        obj = apply_defaults(rt.plural, obj, toleration_seconds=self.toleration_seconds)
         name = meta.get("name") or ""
         for attempt in range(8):
             candidate = deep(obj)
@@ -313,7 +316,7 @@ class Registry:
             for allocated in ("clusterIP", "clusterIPs"):
                 if allocated not in spec and allocated in old_spec:
                     spec[allocated] = deep(old_spec[allocated])
-        new = apply_defaults(rt.plural, new)
+        new = apply_defaults(rt.plural, new, toleration_seconds=self.toleration_seconds)
         if "generation" in old_meta and spec_of(new) != spec_of(current):
             metadata(new)["generation"] = int(old_meta["generation"]) + 1
         errors = validate_update(rt.plural, new, current)

@@ -30,6 +30,7 @@ from shared.cluster import (
     tail_lines,
     up,
 )
+from shared.cluster.lifecycle import kubectl_server
 from shared.cluster.tokens import ADMIN, token_of
 from shared.subjects import api, etcd_cluster_status, etcd_kv, watch_events_of
 from shared.topology import DEFAULT_TOPOLOGY, NATS, Topology, TopologyError, load_topology
@@ -92,7 +93,7 @@ def _shell_path(path: Path) -> str:
         return str(path)
 
 
-def _next_steps(topology: Topology) -> None:
+def _next_steps(topology: Topology, paths: StatePaths) -> None:
     urls = topology.nats_urls()
     first = urls[0]
     python = _shell_path(Path(sys.executable))
@@ -123,6 +124,10 @@ def _next_steps(topology: Topology) -> None:
         out.print(
             f"  nats -s {first} sub '{watch_events_of('', 'v1', 'pods')}'   [dim]# every pod change[/dim]"
         )
+    server = kubectl_server(topology)
+    if server is not None and _enabled(topology, "apiserver"):
+        kubeconfig = _shell_path(paths.kubeconfig)
+        out.print(f"  KUBECONFIG={kubeconfig} kubectl get nodes   [dim]# the real kubectl, over HTTPS[/dim]")
     programs = [p.program for p in topology.placements()]
     out.print(f"  make status · make logs C={programs[0]} · make down")
 
@@ -140,7 +145,7 @@ def _report_up(result: UpResult, paths: StatePaths) -> None:
     out.print(_process_table(result.processes, result.topology))
     if result.already_running and not all(p.running for p in result.processes):
         err.print("[yellow]Some programs are not RUNNING; see `make logs C=<name>`.[/yellow]")
-    _next_steps(result.topology)
+    _next_steps(result.topology, paths)
 
 
 @app.command("up")

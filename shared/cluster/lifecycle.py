@@ -24,6 +24,7 @@ from pathlib import Path
 from shared.apiclient import token_for_user
 from shared.cluster.logs import tail_lines
 from shared.cluster.paths import MAX_SOCKET_PATH, StatePaths, binary
+from shared.cluster.pki import ensure_pki, write_kubeconfig
 from shared.cluster.readiness import NotReady, Progress, wait_ready
 from shared.cluster.render import render_cluster, write_rendered
 from shared.cluster.supervisor import (
@@ -158,6 +159,7 @@ def up(topology: Topology, paths: StatePaths, timeout: float = 30.0, progress: P
         _check_ports_free(topology)
         write_rendered(rendered, paths)
         ensure_tokens(topology, paths)
+        _ensure_kubeconfig(topology, paths)
         _check_nats_configs(topology, paths)
         progress(f"rendered {len(rendered.programs)} programs into {paths.supervisord_conf}")
         try:
@@ -176,6 +178,20 @@ def up(topology: Topology, paths: StatePaths, timeout: float = 30.0, progress: P
             raise ClusterError(f"supervisord stopped answering: {error}", "supervisord", tail) from None
         log.info("cluster up", state_dir=paths.root, programs=len(rendered.programs))
         return UpResult(False, supervisor.processes(), topology)
+
+
+def kubectl_server(topology: Topology) -> str | None:
+    """The HTTPS address kubectl reaches the first API server replica at, if one is configured."""
+    port = topology.replicas[0].https_port
+    return f"https://{topology.host}:{port}" if port else None
+
+
+def _ensure_kubeconfig(topology: Topology, paths: StatePaths) -> None:
+    """The CA and serving certificate every API server replica presents, and the admin's kubeconfig."""
+    pki = ensure_pki(paths.pki, extra_hosts=[str(topology.host)])
+    server = kubectl_server(topology)
+    if server is not None:
+        write_kubeconfig(paths.kubeconfig, server, pki.ca_cert, token_for_user(paths.token_file, ADMIN))
 
 
 def status(paths: StatePaths) -> list[ProcessInfo] | None:

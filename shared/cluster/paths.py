@@ -93,6 +93,16 @@ class StatePaths:
     def token_file(self) -> Path:
         return self.root / "auth" / "tokens.csv"
 
+    @property
+    def pki(self) -> Path:
+        """The CA and the API servers' serving certificate (``shared.cluster.pki``)."""
+        return self.root / "pki"
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The admin kubeconfig for the real kubectl: ``KUBECONFIG=.kubenats/kubeconfig kubectl …``."""
+        return self.root / "kubeconfig"
+
     def nats_conf(self, replica: str) -> Path:
         return self.nats_confs / f"{replica}.conf"
 

