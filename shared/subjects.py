@@ -177,6 +177,10 @@ def service(namespace: str, name: str) -> str:
     return _join("svc", namespace, name)
 
 
+SERVICE_PORT_HEADER: Final = "Service-Port"
+"""The header naming a Service request's port (name or number; without it kube-proxy takes the first)."""
+
+
 def service_all() -> str:
     """Every Service request from outside the cluster, as every node's proxy subscribes (queue ``proxy``)."""
     return "svc.>"

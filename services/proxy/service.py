@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Final
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -38,7 +37,6 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-SERVICE_PORT_HEADER: Final = "Service-Port"
 SERVICES = resource("", "v1", "services")
 ENDPOINT_SLICES = resource("discovery.k8s.io", "v1", "endpointslices")
 
@@ -127,7 +125,7 @@ class KubeProxy:
 
     async def forward(self, msg: Msg, namespace: str, name: str) -> None:
         self.metrics.requests += 1
-        port = (msg.headers or {}).get(SERVICE_PORT_HEADER, "")
+        port = (msg.headers or {}).get(subjects.SERVICE_PORT_HEADER, "")
         started = time.monotonic()
         tried: set[Endpoint] = set()
         for _attempt in range(2):

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from services.runtime.core import RuntimeConfig, RuntimeCore
 from services.runtime.inprocess import InProcessRuntime
+from services.runtime.network import PodNetwork
 from services.runtime.service import RuntimeService
 from services.runtime.values import parse_byte_rate
 from shared.bus import connect
@@ -51,11 +52,14 @@ class RuntimeFlags(ServiceFlags):
 async def main(flags: RuntimeFlags, stop: asyncio.Event) -> None:
     nc = await connect(flags.servers, name=f"runtime-{flags.node}")
     core = RuntimeCore(flags.node, flags.runtime_config())
-    service = RuntimeService(nc, InProcessRuntime(core, RealClock()))
+    clock = RealClock()
+    network = PodNetwork(nc, core, clock)
+    service = RuntimeService(nc, InProcessRuntime(core, clock, network))
     await service.start()
     log.info("runtime ready", node=flags.node, pull_rate=flags.pull_rate)
     await stop.wait()
     await service.stop()
+    await network.close()
     await nc.drain()
     log.info("runtime stopped", node=flags.node)
 

@@ -83,6 +83,9 @@ class ContainerConfig(Message):
     args: list[str] = Field(default_factory=list)
     resources: ContainerResources = Field(default_factory=ContainerResources)
     attempt: int = Field(default=0, description="how many times this container was started before")
+    ports: list[int] = Field(
+        default_factory=list, description="container ports it serves on, at the pod's IP (pod.<ip>.<port>)"
+    )
     annotations: dict[str, str] = Field(
         default_factory=dict, description="the pod's annotations (behaviour keys may name the container)"
     )

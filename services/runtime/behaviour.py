@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Final
 
@@ -44,6 +45,84 @@ def _text(text: str) -> str:
     return text
 
 
+def _serve_mode(text: str) -> ServeMode:
+    try:
+        return ServeMode(text.strip().lower())
+    except ValueError:
+        raise ValueError(f"invalid serve mode {text!r}: expected echo, fixed or off") from None
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"invalid fraction {text!r}: expected a number from 0 to 1") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"invalid fraction {text!r}: expected a number from 0 to 1")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text.removesuffix("/s"))
+    except ValueError:
+        raise ValueError(f"invalid rate {text!r}: expected requests per second, e.g. 5 or 0.5/s") from None
+    if value <= 0:
+        raise ValueError(f"invalid rate {text!r}: must be greater than 0")
+    return value
+
+
+def _traffic_target(text: str) -> TrafficTarget | None:
+    """``db``, ``shop/db`` or ``db:http``: a Service (namespace: the pod's by default) and its port."""
+    text = text.strip()
+    if not text:
+        return None
+    where, _, port = text.partition(":")
+    namespace, _, name = where.rpartition("/")
+    if not name:
+        raise ValueError(f"invalid traffic target {text!r}: expected [namespace/]service[:port]")
+    return TrafficTarget(namespace, name, port)
+
+
+class ServeMode(StrEnum):
+    ECHO = "echo"
+    """Answer with the request's own bytes."""
+    FIXED = "fixed"
+    """Answer with ``serve-body``."""
+    OFF = "off"
+    """Accept nothing: the port is closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServeBehaviour:
+    """How a container answers requests on its pod's address (its declared container ports)."""
+
+    mode: ServeMode = ServeMode.ECHO
+    latency: float = 0.001
+    jitter: float = 0.0
+    """Extra latency, uniform between 0 and this."""
+    error_rate: float = 0.0
+    """The fraction of requests answered with a 500."""
+    body: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficTarget:
+    namespace: str
+    """'' = the pod's own namespace."""
+    service: str
+    port: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficBehaviour:
+    """Requests a container sends, through its node's kube-proxy, to a Service while it runs."""
+
+    target: TrafficTarget
+    rate: float = 1.0
+    """Requests per second."""
+
+
 KEYS: Final[dict[str, Callable[[str], Any]]] = {
     "startup": parse_duration,
     "ready-delay": parse_duration,
@@ -60,6 +139,13 @@ KEYS: Final[dict[str, Callable[[str], Any]]] = {
     "log-interval": parse_optional_duration,
     "log-line": _text,
     "shutdown": parse_optional_duration,
+    "serve": _serve_mode,
+    "serve-latency": parse_duration,
+    "serve-jitter": parse_duration,
+    "serve-error-rate": _fraction,
+    "serve-body": _text,
+    "traffic-to": _traffic_target,
+    "traffic-rate": _rate,
 }
 """Every behaviour key and the parser of its value (docs/simulation.md describes each one)."""
 
@@ -76,6 +162,13 @@ DEFAULTS: Final[Mapping[str, str]] = {
     "log-interval": "never",
     "log-line": "{container}: tick {n}",
     "shutdown": "100ms",
+    "serve": "echo",
+    "serve-latency": "1ms",
+    "serve-jitter": "0s",
+    "serve-error-rate": "0",
+    "serve-body": "",
+    "traffic-to": "",
+    "traffic-rate": "1",
 }
 """What a container does when nothing says otherwise: starts in a second and runs until stopped."""
 
@@ -119,6 +212,8 @@ class Behaviour:
     """Written once the application is up (``echo`` in a shell command, an image's greeting)."""
     shutdown: float | None = 0.1
     """From SIGTERM until it exits with 0; None = it ignores SIGTERM and is killed at the deadline."""
+    serve: ServeBehaviour = field(default_factory=ServeBehaviour)
+    traffic: TrafficBehaviour | None = None
 
 
 _DEFAULT_SETTINGS: Final = {key: Setting(value, "default") for key, value in DEFAULTS.items()}
@@ -182,6 +277,16 @@ def resolve(layers: Sequence[Layer], start_lines: Sequence[str] = ()) -> Behavio
         log_line=values["log-line"],
         start_lines=tuple(start_lines),
         shutdown=values["shutdown"],
+        serve=ServeBehaviour(
+            mode=values["serve"],
+            latency=values["serve-latency"],
+            jitter=values["serve-jitter"],
+            error_rate=values["serve-error-rate"],
+            body=values["serve-body"],
+        ),
+        traffic=(
+            TrafficBehaviour(values["traffic-to"], values["traffic-rate"]) if values["traffic-to"] else None
+        ),
     )
 
 

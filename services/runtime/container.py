@@ -21,7 +21,7 @@ from services.runtime.api import (
     ProbeKind,
     ProbeReply,
 )
-from services.runtime.behaviour import Behaviour
+from services.runtime.behaviour import Behaviour, ServeMode
 from shared.errors import conflict
 
 REASON_COMPLETED = "Completed"
@@ -37,6 +37,20 @@ class Finish:
     exit_code: int
     reason: str
     message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A simulated application's answer to one request on its port."""
+
+    delay: float = 0.0
+    """Seconds until the answer."""
+    refused: str = ""
+    """Non-empty: nothing listens (not running, still starting, serving off); the reason."""
+    failed: bool = False
+    """The application answers with an error (``serve-error-rate``)."""
+    body: bytes | None = None
+    """The answer's body; None = echo the request."""
 
 
 def exit_reason(exit_code: int) -> str:
@@ -163,6 +177,20 @@ class SimContainer:
             return ProbeReply(success=False, message="liveness check failing (liveness-fail-after)")
         return ProbeReply(success=True)
 
+    def answer(self, now: float, draw: float, spread: float) -> Answer:
+        """How it answers a request arriving at ``now``; ``draw`` and ``spread`` are uniform in [0, 1)
+        (the error coin and the jitter), passed in so the decision stays a pure function."""
+        serve = self.behaviour.serve
+        state = self.state(now)
+        if state is not ContainerState.RUNNING or self.started_at is None or serve.mode is ServeMode.OFF:
+            return Answer(refused="connection refused: container is not running or not listening")
+        if now < self.started_at + self.behaviour.startup:
+            return Answer(refused="connection refused: the application is still starting")
+        delay = serve.latency + serve.jitter * spread
+        if draw < serve.error_rate:
+            return Answer(delay=delay, failed=True)
+        return Answer(delay=delay, body=serve.body.encode() if serve.mode is ServeMode.FIXED else None)
+
     # --- logs ----------------------------------------------------------------------------------
 
     def logs(self, now: float, tail_lines: int | None = None, since: float | None = None) -> list[LogLine]:
@@ -171,6 +199,11 @@ class SimContainer:
         if tail_lines is not None:
             lines = lines[len(lines) - tail_lines :] if tail_lines else []
         return lines
+
+    def write_log(self, now: float, line: str) -> None:
+        """A line its application writes at ``now`` (after the lines its behaviour wrote until then)."""
+        self._write_logs_until(now)
+        self._logs.append(LogLine(timestamp=now, line=line))
 
     def _write_logs_until(self, now: float) -> None:
         """Append the lines written between the last call and ``now`` (only the newest that fit)."""

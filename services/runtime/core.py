@@ -34,7 +34,7 @@ from services.runtime.api import (
 )
 from services.runtime.behaviour import BehaviourError
 from services.runtime.catalogue import image_profile, parse_reference
-from services.runtime.container import SimContainer
+from services.runtime.container import Answer, SimContainer
 from services.runtime.profiles import behaviour_for
 from shared.errors import ApiError, bad_request, conflict, not_found
 
@@ -212,6 +212,32 @@ class RuntimeCore:
         self, container_id: str, now: float, tail_lines: int | None = None, since: float | None = None
     ) -> list[LogLine]:
         return self._container(container_id).logs(now, tail_lines, since)
+
+    def answer(self, container_id: str, now: float, draw: float, spread: float) -> Answer:
+        """How a container answers a request on its port at ``now`` (see :meth:`SimContainer.answer`)."""
+        container = self._containers.get(container_id)
+        if container is None:
+            return Answer(refused="connection refused: no such container")
+        return container.answer(now, draw, spread)
+
+    def serving(self, container_id: str) -> tuple[str, list[int], SimContainer] | None:
+        """The pod IP ('' when the kubelet gave none), the ports and the container, while it exists."""
+        container = self._containers.get(container_id)
+        sandbox = self._sandboxes.get(container.sandbox_id) if container else None
+        if container is None or sandbox is None:
+            return None
+        return sandbox.config.ip, list(container.config.ports), container
+
+    def write_log(self, container_id: str, now: float, line: str) -> None:
+        """Add a line to a container's log, as its application would write one."""
+        container = self._containers.get(container_id)
+        if container is not None:
+            container.write_log(now, line)
+
+    def sandbox_of(self, container_id: str) -> PodSandboxConfig | None:
+        container = self._containers.get(container_id)
+        sandbox = self._sandboxes.get(container.sandbox_id) if container else None
+        return sandbox.config if sandbox else None
 
     def probe(self, container_id: str, kind: ProbeKind, now: float) -> ProbeReply:
         return self._container(container_id).probe(kind, now)

@@ -21,15 +21,18 @@ from services.runtime.api import (
     VersionReply,
 )
 from services.runtime.core import RuntimeCore
+from services.runtime.network import PodNetwork
 from shared.clock import Clock
 
 
 class InProcessRuntime:
     """A :class:`~services.runtime.api.RuntimeClient` calling ``core`` with ``clock``'s time."""
 
-    def __init__(self, core: RuntimeCore, clock: Clock) -> None:
+    def __init__(self, core: RuntimeCore, clock: Clock, network: PodNetwork | None = None) -> None:
         self.core = core
         self.clock = clock
+        self.network = network
+        """Where started containers serve and send traffic; None = no pod network (unit tests)."""
 
     async def _wait_until(self, deadline: float) -> None:
         # A loop, because a sleep may wake a hair before its deadline and the core must agree it is done.
@@ -49,6 +52,9 @@ class InProcessRuntime:
         self.core.stop_pod_sandbox(pod_sandbox_id, self._now())
 
     async def remove_pod_sandbox(self, pod_sandbox_id: str) -> None:
+        if self.network is not None:
+            for container in self.core.list_containers(self._now(), pod_sandbox_id):
+                await self.network.detach(container.id)
         self.core.remove_pod_sandbox(pod_sandbox_id, self._now())
 
     async def list_pod_sandboxes(self) -> list[PodSandboxStatus]:
@@ -64,6 +70,8 @@ class InProcessRuntime:
 
     async def start_container(self, container_id: str) -> None:
         self.core.start_container(container_id, self._now())
+        if self.network is not None:
+            await self.network.attach(container_id)
 
     async def stop_container(self, container_id: str, timeout: float) -> None:
         await self._wait_until(self.core.stop_container(container_id, timeout, self._now()))
@@ -72,6 +80,8 @@ class InProcessRuntime:
         self.core.stop_container(container_id, 0.0, self._now())
 
     async def remove_container(self, container_id: str) -> None:
+        if self.network is not None:
+            await self.network.detach(container_id)
         self.core.remove_container(container_id, self._now())
 
     async def container_status(self, container_id: str) -> ContainerStatus:

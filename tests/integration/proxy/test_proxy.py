@@ -20,6 +20,8 @@ from nats.aio.msg import Msg
 
 from services.apiserver.local_cluster import LocalControlPlane
 from services.proxy.service import KubeProxy
+from services.runtime.api import ContainerConfig, PodSandboxConfig
+from services.runtime.client import NatsRuntimeClient
 from shared import bus, subjects
 from shared.apiclient import ApiClient, resource
 from shared.errors import ApiError
@@ -221,3 +223,70 @@ async def test_proxy_process_starts_and_forwards(
     finally:
         await asyncio.to_thread(process.terminate)
         await pod.unsubscribe()
+
+
+@pytest.fixture
+async def runtime(control_plane: LocalControlPlane, nc: Client) -> AsyncIterator[NatsRuntimeClient]:
+    """The real runtime process of worker-1, whose containers serve on their pod addresses."""
+    args = ["--nats", control_plane.url, "--node", "worker-1", "--pull-latency", "0"]
+    process = ServiceProcess(
+        "runtime-worker-1",
+        "services.runtime",
+        args,
+        control_plane.etcd.root / "logs",
+        ready_line="runtime ready",
+    )
+    await asyncio.to_thread(process.start)
+    yield NatsRuntimeClient(nc, "worker-1")
+    await asyncio.to_thread(process.terminate)
+
+
+async def run_container(
+    runtime: NatsRuntimeClient,
+    namespace: str,
+    name: str,
+    ip: str,
+    annotations: dict[str, str],
+    ports: list[int],
+) -> str:
+    sandbox = PodSandboxConfig(
+        name=name, namespace=namespace, uid=f"uid-{name}", ip=ip, annotations=annotations
+    )
+    sandbox_id = await runtime.run_pod_sandbox(sandbox)
+    await runtime.pull_image("nginx:1.27")
+    config = ContainerConfig(name="web", image="nginx:1.27", ports=ports, annotations=annotations)
+    container_id = await runtime.create_container(sandbox_id, config)
+    await runtime.start_container(container_id)
+    return container_id
+
+
+async def test_simulated_pods_serve_through_the_proxy_and_send_traffic_to_services(
+    nc: Client,
+    admin: ApiClient,
+    proxies: dict[str, KubeProxy],
+    runtime: NatsRuntimeClient,
+    namespace: str,
+) -> None:
+    serving = {"sim.kubenats.io/startup": "0s", "sim.kubenats.io/serve-latency": "2ms"}
+    server = await run_container(runtime, namespace, "db-0", "10.244.1.30", serving, [8080])
+    await create_service(admin, namespace)
+    await admin.create(endpoint_slice(namespace, [("10.244.1.30", "worker-1", True)]))
+    await until(lambda: knows(proxies["worker-1"], namespace, {"10.244.1.30"}))
+
+    echoed = await nc.request(subjects.node_service("worker-1", namespace, "db"), b"ping", timeout=5)
+    client = {
+        "sim.kubenats.io/startup": "0s",
+        "sim.kubenats.io/traffic-to": "db",
+        "sim.kubenats.io/traffic-rate": "20",
+    }
+    await run_container(runtime, namespace, "frontend-0", "10.244.1.31", client, [])
+    before = proxies["worker-1"].metrics.local
+    await until(lambda: proxies["worker-1"].metrics.local - before >= 20)
+
+    await runtime.kill_container(server)
+    with pytest.raises(ApiError) as refused:
+        await call(nc, subjects.node_service("worker-1", namespace, "db"))
+
+    assert echoed.data == b"ping"
+    assert proxies["worker-1"].metrics.remote == 0
+    assert refused.value.code == 503 and "connection refused" in refused.value.message
