@@ -1,0 +1,1 @@
+"""The kubelet: the node agent that registers a node, heartbeats, and runs the pods bound to it."""
