@@ -154,6 +154,22 @@ def total_status(replica_sets: Sequence[Object], field: str) -> int:
     return sum(int(status(rs).get(field) or 0) for rs in replica_sets)
 
 
+def settled_available(rs: Object) -> int:
+    """The pods of ``rs`` that stay available once its controller has caught up with ``spec.replicas``.
+
+    A ReplicaSet's status lags its spec: right after a scale-down it still counts the pods about to go —
+    even with ``observedGeneration`` up to date, since the ReplicaSet controller reports the pods it saw
+    before deleting some. Counting those would let the next reconcile scale down again and drop below
+    ``replicas - maxUnavailable``. The ReplicaSet controller deletes not-ready pods first, so at most
+    ``spec.replicas`` of the available ones remain.
+    """
+    return min(int(status(rs).get("availableReplicas") or 0), replicas(rs))
+
+
+def total_settled_available(replica_sets: Sequence[Object]) -> int:
+    return sum(settled_available(rs) for rs in replica_sets)
+
+
 def new_rs_replicas(deployment: Object, all_rs: Sequence[Object], new_rs: Object | None) -> int:
     """How many replicas the new ReplicaSet should have now (Kubernetes' ``NewRSNewReplicas``)."""
     desired = replicas(deployment)
@@ -186,7 +202,7 @@ def unhealthy_cleanup(old_rs: Sequence[R], max_cleanup: int) -> list[tuple[R, in
 def old_scale_down(deployment: Object, all_rs: Sequence[Object], old_rs: Sequence[R]) -> list[tuple[R, int]]:
     """Scale-downs of old ReplicaSets that keep ``replicas - maxUnavailable`` pods available."""
     min_available = replicas(deployment) - max_unavailable(deployment)
-    available = total_status(all_rs, "availableReplicas")
+    available = total_settled_available(all_rs)
     if available <= min_available:
         return []
     budget, done = available - min_available, 0
@@ -208,7 +224,7 @@ def max_scaled_down(deployment: Object, all_rs: Sequence[Object], new_rs: Object
     min_available = replicas(deployment) - max_unavailable(deployment)
     new_unavailable = 0
     if new_rs is not None:
-        new_unavailable = replicas(new_rs) - int(status(new_rs).get("availableReplicas") or 0)
+        new_unavailable = replicas(new_rs) - settled_available(new_rs)
     return total_spec_replicas(all_rs) - min_available - new_unavailable
 
 

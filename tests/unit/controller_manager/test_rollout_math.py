@@ -22,10 +22,14 @@ def deployment(
 
 
 def rs(
-    name: str, replicas: int, available: int = 0, created: str = "2026-01-01T00:00:00Z", **annotations: str
+    name: str,
+    replicas: int,
+    available: int = 0,
+    created: str = "2026-01-01T00:00:00Z",
+    annotations: dict[str, str] | None = None,
 ) -> Object:
     return {
-        "metadata": {"name": name, "creationTimestamp": created, "annotations": annotations},
+        "metadata": {"name": name, "creationTimestamp": created, "annotations": annotations or {}},
         "spec": {"replicas": replicas},
         "status": {"replicas": replicas, "availableReplicas": available},
     }
@@ -91,6 +95,39 @@ def test_old_replica_sets_shrink_only_while_min_available_holds() -> None:
     assert du.old_scale_down(d, [old_8, new_ready], [old_8]) == [(old_8, 5)]  # 11 available → 3 more go
 
 
+def stale(name: str, replicas: int, available: int, created: str = "2026-01-01T00:00:00Z") -> Object:
+    """A ReplicaSet just scaled to ``replicas`` whose status still counts the pods it is deleting."""
+    counts = {"replicas": available, "availableReplicas": available}
+    return {**rs(name, replicas, created=created), "status": counts}
+
+
+@pytest.mark.parametrize(
+    ("old", "new_available", "expected"),
+    [
+        # Scaled 3 → 2, status still shows 3 available: 2 + 7 = 9 stay available, so 1 more may go, not 2.
+        (stale("old", 2, 3), 7, [1]),
+        # Scaled 10 → 8, status still shows 10: 8 + 0 = 8 is the floor already.
+        (stale("old", 8, 10), 0, []),
+        # Scaled 8 → 5, status still shows 8: 5 + 3 = 8, nothing more may go.
+        (stale("old", 5, 8), 3, []),
+        # A status that caught up is taken as it is: 2 + 7 = 9 → 1 may go.
+        (rs("old", 2, 2), 7, [1]),
+    ],
+)
+def test_old_scale_down_does_not_count_pods_an_old_replica_set_is_already_deleting(
+    old: Object, new_available: int, expected: list[int]
+) -> None:
+    d = deployment(10, surge=3, unavailable=2)
+    new = rs("new", 10, new_available, created="2026-01-02T00:00:00Z")
+    assert [size for _, size in du.old_scale_down(d, [old, new], [old])] == expected
+
+
+def test_a_new_replica_set_scaled_below_its_stale_available_count_has_no_unavailable_pods() -> None:
+    d = deployment(10, surge=3, unavailable=2)
+    old, new = rs("old", 4, 4), stale("new", 6, 8, created="2026-01-02T00:00:00Z")
+    assert du.max_scaled_down(d, [old, new], new) == 2  # 10 in spec, 8 must stay, none of the new unready
+
+
 def test_unhealthy_old_pods_are_cleaned_up_first_oldest_replica_set_first() -> None:
     older = rs("a", 4, 1, created="2026-01-01T00:00:00Z")
     newer = rs("b", 4, 4, created="2026-01-02T00:00:00Z")
@@ -100,8 +137,8 @@ def test_unhealthy_old_pods_are_cleaned_up_first_oldest_replica_set_first() -> N
 
 def test_proportional_scaling_spreads_new_replicas_by_share() -> None:
     d = deployment(20, surge=0, unavailable=1)
-    old = rs("old", 5, created="2026-01-01T00:00:00Z", **{du.MAX_REPLICAS: "10"})
-    new = rs("new", 5, created="2026-01-02T00:00:00Z", **{du.MAX_REPLICAS: "10"})
+    old = rs("old", 5, created="2026-01-01T00:00:00Z", annotations={du.MAX_REPLICAS: "10"})
+    new = rs("new", 5, created="2026-01-02T00:00:00Z", annotations={du.MAX_REPLICAS: "10"})
     assert du.proportional_scale(d, [old, new]) == {"old": 10, "new": 10}
     d_down = deployment(4, surge=0, unavailable=1)
     assert sum(du.proportional_scale(d_down, [old, new]).values()) == 4
