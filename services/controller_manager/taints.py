@@ -1,8 +1,8 @@
-"""Pure rules of node health: which NoExecute taint a node's Ready condition calls for, and when a pod on a
+"""Pure rules of node health: which taints a node's Ready condition calls for, and when a pod on a
 tainted node is to be evicted.
 
-* Ready ``False`` → ``node.kubernetes.io/not-ready:NoExecute``; Ready ``Unknown`` (or no Ready at all) →
-  ``node.kubernetes.io/unreachable:NoExecute``; Ready ``True`` → neither.
+* Ready ``False`` → ``node.kubernetes.io/not-ready`` with effects NoSchedule and NoExecute; Ready
+  ``Unknown`` (or no Ready at all) → ``node.kubernetes.io/unreachable``, both effects; Ready ``True`` → none.
 * A pod that does not tolerate every NoExecute taint of its node is evicted at once. One that does is
   evicted when the shortest ``tolerationSeconds`` among the tolerations it uses for them runs out, counted
   from when the taint was added; tolerations without seconds tolerate forever. (Kubernetes counts from
@@ -21,7 +21,9 @@ from shared.models.timestamps import parse_time
 NOT_READY = "node.kubernetes.io/not-ready"
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NO_EXECUTE = "NoExecute"
+NO_SCHEDULE = "NoSchedule"
 HEALTH_TAINTS = (NOT_READY, UNREACHABLE)
+HEALTH_EFFECTS = (NO_SCHEDULE, NO_EXECUTE)
 
 
 def wanted_health_taint(ready_status: str | None) -> str | None:
@@ -65,16 +67,26 @@ def eviction_time(
     return earliest
 
 
+def _is_health_taint(taint: Mapping[str, Any]) -> bool:
+    return taint.get("key") in HEALTH_TAINTS and taint.get("effect") in HEALTH_EFFECTS
+
+
 def with_health_taint(
     taints: Sequence[Mapping[str, Any]], wanted: str | None, stamp: str
 ) -> list[dict[str, Any]] | None:
-    """The node's taints with exactly the ``wanted`` health taint; None when they are already so."""
-    current = [t for t in taints if t.get("key") in HEALTH_TAINTS and t.get("effect") == NO_EXECUTE]
-    if [t.get("key") for t in current] == ([wanted] if wanted else []):
+    """The node's taints with exactly the ``wanted`` health taint, in both effects; None when already so.
+
+    NoSchedule keeps new pods off the node (Kubernetes' TaintNodesByCondition): the default tolerations
+    cover only NoExecute, so without it the scheduler would place replacements on the lost node itself.
+    A health taint that stays keeps its ``timeAdded``, which the eviction clock counts from.
+    """
+    current = {(t.get("key"), t.get("effect")): t for t in taints if _is_health_taint(t)}
+    want = {(wanted, effect) for effect in HEALTH_EFFECTS} if wanted else set()
+    if set(current) == want:
         return None
-    kept = [dict(t) for t in taints if not (t.get("key") in HEALTH_TAINTS and t.get("effect") == NO_EXECUTE)]
-    if wanted is not None:
-        kept.append({"key": wanted, "effect": NO_EXECUTE, "timeAdded": stamp})
+    kept = [dict(t) for t in taints if not _is_health_taint(t)]
+    for key, effect in sorted(want, key=lambda pair: HEALTH_EFFECTS.index(pair[1])):
+        kept.append(dict(current.get((key, effect)) or {"key": key, "effect": effect, "timeAdded": stamp}))
     return kept
 
 

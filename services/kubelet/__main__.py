@@ -124,8 +124,11 @@ def make_runtime(flags: KubeletFlags, nc: Client, name: str, clock: RealClock) -
     if flags.runtime_kind() == "inprocess":
         from services.runtime.core import RuntimeCore
         from services.runtime.inprocess import InProcessRuntime
+        from services.runtime.network import PodNetwork
 
-        return InProcessRuntime(RuntimeCore(name), clock)
+        # The node's pods serve on their addresses and send traffic from this process.
+        core = RuntimeCore(name)
+        return InProcessRuntime(core, clock, PodNetwork(nc, core, clock))
     from services.runtime.client import NatsRuntimeClient
 
     return NatsRuntimeClient(nc, name, timeout=flags.runtime_timeout)

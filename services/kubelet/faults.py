@@ -16,6 +16,7 @@ import contextlib
 
 from services.kubelet.ipam import PodIPAllocator
 from services.kubelet.kubelet import RUNTIME_ERRORS, Kubelet
+from shared import subjects
 from shared.logging import get_logger
 
 log = get_logger("kubelet.faults")
@@ -89,8 +90,17 @@ async def _reconnect(kubelet: Kubelet, register: bool) -> None:
 
 
 async def kill_pod(kubelet: Kubelet, namespace: str, name: str) -> bool:
-    """SIGKILL every running container of the pod; False if this node does not run it."""
-    record = kubelet.records.get(f"{namespace}/{name}")
+    """SIGKILL every running container of the pod; False if this node does not run it.
+
+    ``name`` is the subject's token, where a name's dots are written ``_`` (:func:`subjects.name_token`)."""
+    record = kubelet.records.get(f"{namespace}/{name}") or next(
+        (
+            r
+            for r in kubelet.records.values()
+            if r.namespace == namespace and subjects.name_token(r.name) == name
+        ),
+        None,
+    )
     if record is None or kubelet.crashed:
         return False
     for container in record.running():

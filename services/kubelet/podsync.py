@@ -238,6 +238,7 @@ class PodSyncer:
             args=list(container.spec.args),
             resources=container_resources(container.spec),
             attempt=container.restart_count,
+            ports=[port.container_port for port in container.spec.ports],
             annotations=dict(pod.metadata.annotations),
         )
         container_id = await self.runtime.create_container(record.sandbox_id, config)

@@ -157,7 +157,7 @@ def up_command(
         int | None, typer.Option("--workers", envvar="WORKERS", help="override the number of workers")
     ] = None,
     state_dir: StateDir = None,
-    timeout: Annotated[float, typer.Option(help="seconds to wait for every program to be ready")] = 30.0,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for programs, Nodes and leaders")] = 120.0,
 ) -> None:
     """Start every process of the topology under supervisord and wait until each answers."""
     try:

@@ -54,7 +54,7 @@ def test_default_topology_has_three_replicas_three_workers_and_control_plane_ena
     assert [r.route_port for r in topology.replicas] == [6222, 6223, 6224]
     assert topology.workers.names() == ["worker-1", "worker-2", "worker-3"]
     assert (topology.workers.cpu, topology.workers.memory) == ("4", "8Gi")
-    assert [p.program for p in topology.placements()] == [
+    assert [p.program for p in topology.placements()][:9] == [
         *("cp-1-nats", "cp-2-nats", "cp-3-nats"),
         *("cp-1-etcd", "cp-2-etcd", "cp-3-etcd"),
         *("cp-1-apiserver", "cp-2-apiserver", "cp-3-apiserver"),
@@ -69,16 +69,16 @@ def test_default_topology_records_fast_failure_detection_timings() -> None:
     assert timings.leader_lease_seconds == 3
 
 
-def test_default_topology_lists_every_later_component_disabled() -> None:
-    components = load_topology().components
-    assert {name for name, c in components.items() if not c.enabled} == {
-        "scheduler",
-        "controller-manager",
-        "kubelet",
-        "runtime",
-        "proxy",
-    }
-    assert {name for name, c in components.items() if c.role == "worker"} == {"kubelet", "runtime", "proxy"}
+def test_default_topology_runs_every_component_and_a_kubelet_on_every_host() -> None:
+    topology = load_topology()
+    assert all(c.enabled for c in topology.components.values())
+    programs = [p.program for p in topology.placements()]
+    per_replica = ("nats", "etcd", "apiserver", "scheduler", "controller-manager", "kubelet")
+    per_worker = ("runtime", "kubelet", "proxy")
+    assert sorted(programs) == sorted(
+        [f"cp-{n}-{c}" for n in (1, 2, 3) for c in per_replica]
+        + [f"worker-{n}-{c}" for n in (1, 2, 3) for c in per_worker]
+    )
 
 
 def test_workers_override_changes_only_the_worker_count() -> None:
@@ -190,10 +190,15 @@ def test_load_topology_names_the_file_and_its_problems(tmp_path: Path) -> None:
 # --- rendering ------------------------------------------------------------------------------------------
 
 
+CORE = ("nats", "etcd", "apiserver")
+
+
 def enabled(*names: str) -> Topology:
+    """The default topology with only the core components and ``names`` enabled."""
+
     def change(data: Data) -> None:
-        for name in names:
-            data["components"][name]["enabled"] = True
+        for name, component in data["components"].items():
+            component["enabled"] = name in CORE or name in names
 
     return validate_topology(mutated(change))
 
@@ -206,7 +211,7 @@ def supervisord_sections(text: str) -> configparser.RawConfigParser:
 
 def test_rendered_supervisord_config_has_one_program_per_enabled_component_and_host() -> None:
     paths = state()
-    rendered = render_cluster(load_topology(), paths)
+    rendered = render_cluster(enabled(), paths)
     parser = supervisord_sections(rendered.supervisord_conf)
     programs = [s.removeprefix("program:") for s in parser.sections() if s.startswith("program:")]
     assert programs == [f"cp-{n}-{c}" for c in ("nats", "etcd", "apiserver") for n in (1, 2, 3)]
@@ -259,6 +264,9 @@ def test_enabled_services_become_programs_with_their_args_filled_in() -> None:
         "cp-1-apiserver",
         "cp-2-apiserver",
         "cp-3-apiserver",
+        "cp-1-kubelet",
+        "cp-2-kubelet",
+        "cp-3-kubelet",
         "worker-1-kubelet",
         "worker-2-kubelet",
         "worker-3-kubelet",
@@ -281,14 +289,15 @@ def test_enabled_services_become_programs_with_their_args_filled_in() -> None:
     kubelet = next(p for p in rendered.programs if p.name == "worker-3-kubelet")
     assert kubelet.argv[2:] == (
         "services.kubelet",
-        "--nats",
-        urls,
-        "--node",
-        "worker-3",
-        "--cpu",
-        "4",
-        "--memory",
-        "8Gi",
+        *("--nats", urls, "--node", "worker-3", "--token-file", "/srv/kn/auth/tokens.csv"),
+        *("--cpu", "4", "--memory", "8Gi", "--role", "worker", "--taints", "", "--runtime", "nats"),
+        *("--lease-seconds", "1"),
+    )
+    control_plane = next(p for p in rendered.programs if p.name == "cp-1-kubelet")
+    assert control_plane.argv[control_plane.argv.index("--cpu") :] == (
+        *("--cpu", "2", "--memory", "4Gi", "--role", "control-plane"),
+        *("--taints", "node-role.kubernetes.io/control-plane:NoSchedule", "--runtime", "inprocess"),
+        *("--lease-seconds", "1"),
     )
     parser = supervisord_sections(rendered.supervisord_conf)
     assert int(parser["program:cp-1-nats"]["priority"]) < int(parser["program:cp-1-etcd"]["priority"])

@@ -126,7 +126,8 @@ async def test_node_whose_lease_stops_is_unknown_tainted_and_its_pods_evicted_af
     async def unknown_and_tainted() -> bool:
         current = await admin.get(NODES, node)
         ready = next(c for c in current["status"]["conditions"] if c["type"] == "Ready")
-        return ready["status"] == "Unknown" and taint_keys(current) == ["node.kubernetes.io/unreachable"]
+        unreachable = ["node.kubernetes.io/unreachable"] * 2  # NoSchedule and NoExecute
+        return ready["status"] == "Unknown" and taint_keys(current) == unreachable
 
     await eventually(unknown_and_tainted, 15, "Ready=Unknown and the unreachable taint")
     current = await admin.get(NODES, node)

@@ -205,9 +205,21 @@ def test_health_taints_are_swapped_and_removed_other_taints_kept() -> None:
     swapped = tr.with_health_taint(
         [dedicated, {"key": tr.NOT_READY, "effect": "NoExecute"}], tr.UNREACHABLE, "t"
     )
-    assert swapped == [dedicated, {"key": tr.UNREACHABLE, "effect": "NoExecute", "timeAdded": "t"}]
+    assert swapped == [
+        dedicated,
+        {"key": tr.UNREACHABLE, "effect": "NoSchedule", "timeAdded": "t"},
+        {"key": tr.UNREACHABLE, "effect": "NoExecute", "timeAdded": "t"},
+    ]
     assert tr.with_health_taint(swapped, tr.UNREACHABLE, "t2") is None
     assert tr.with_health_taint(swapped, None, "t") == [dedicated]
+
+
+def test_a_missing_effect_is_added_and_the_eviction_clock_kept() -> None:
+    only_no_execute = [{"key": tr.UNREACHABLE, "effect": "NoExecute", "timeAdded": "t0"}]
+    assert tr.with_health_taint(only_no_execute, tr.UNREACHABLE, "t1") == [
+        {"key": tr.UNREACHABLE, "effect": "NoSchedule", "timeAdded": "t1"},
+        {"key": tr.UNREACHABLE, "effect": "NoExecute", "timeAdded": "t0"},
+    ]
 
 
 def test_eviction_rate_limiter_allows_one_node_then_one_per_ten_seconds() -> None:
