@@ -26,4 +26,4 @@ def main() -> None:
 
 
 # Command modules attach themselves to `app` when imported.
-from shared.cli import chaos, cluster, describe, get, nodes, objects, rollout  # noqa: E402, F401
+from shared.cli import chaos, cluster, describe, get, natscmd, nodes, objects, rollout  # noqa: E402, F401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -225,3 +226,19 @@ def test_describe_shows_the_pod_and_the_events_about_it(kubenats: Cli, namespace
     assert any(line.split()[:2] == ["Image:", "nginx:1.27"] for line in lines)
     assert lines[lines.index("Events:") + 3].split()[:2] == ["Normal", "Scheduled"]
     assert lines[-1].endswith("Successfully assigned it")
+
+
+def test_nats_req_and_pub_work_like_the_nats_cli(control_plane: LocalControlPlane, tmp_path: Path) -> None:
+    def nats(*args: str) -> Result:
+        where = ["--server", control_plane.url, "--state-dir", str(tmp_path)]
+        return CliRunner().invoke(app, ["nats", *args, *where])
+
+    bearer = f"Authorization:Bearer {control_plane.tokens['admin']}"
+    listed = nats("req", "api.core.v1.namespaces.list", "{}", "-H", bearer)
+    refused = nats("req", "api.core.v1.namespaces.list", "{}")
+    published = nats("pub", "chaos.reset", "")
+
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout)["kind"] == "NamespaceList"
+    assert json.loads(refused.stdout)["code"] == 401
+    assert published.stdout.strip() == 'Published 0 bytes to "chaos.reset"'
