@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from shared.apiprotocol import AUTHORIZATION_HEADER, ApiRequest, PatchType
 from shared.apiwatch import ApiWatch
 from shared.errors import ApiError
 from shared.models import ResourceType, resource_for_kind, resource_for_plural
+from shared.podlogs import LogEntry, LogFollower, PodLogOptions, PodLogs
+from shared.resourcemetrics import NODE_METRICS, POD_METRICS
 
 Object = dict[str, Any]
 
@@ -216,3 +218,48 @@ class ApiClient:
     async def scale(self, rt: ResourceType, name: str, replicas: int, namespace: str = "") -> Object:
         body = {"apiVersion": "autoscaling/v1", "kind": "Scale", "spec": {"replicas": replicas}}
         return await self.call(rt, "scale", ApiRequest(namespace=namespace, name=name, body=body))
+
+    # --- logs and metrics: read from the kubelets through the API server ------------------------------
+
+    async def logs(self, name: str, namespace: str = "", options: PodLogOptions | None = None) -> PodLogs:
+        """A container's log lines (``pods/log``); ``options`` as ``kubectl logs`` sets them."""
+        request = ApiRequest(namespace=namespace, name=name, log_options=options or PodLogOptions())
+        return PodLogs.model_validate(await self.call(resource("", "v1", "pods"), "log", request))
+
+    async def follow_logs(
+        self, name: str, namespace: str = "", options: PodLogOptions | None = None, interval: float = 1.0
+    ) -> AsyncIterator[LogEntry]:
+        """The log's lines, then new ones as the container writes them, until it ends (``logs -f``)."""
+        options = options or PodLogOptions()
+        follower = LogFollower()
+        logs = await self.logs(name, namespace, options)
+        while True:
+            for entry in follower.new_entries(logs):
+                yield entry
+            if not logs.running:
+                return
+            await asyncio.sleep(interval)
+            try:
+                logs = await self.logs(name, namespace, follower.options(options))
+            except ApiError as error:
+                if error.code == 504:
+                    logs = logs.model_copy(update={"entries": []})
+                    continue
+                if error.code in (400, 404):
+                    return  # the container or pod is gone: the log has ended
+                raise
+
+    async def node_metrics(self, name: str = "", *, label_selector: str = "") -> Object:
+        """``NodeMetricsList`` (or one ``NodeMetrics`` by name) of ``metrics.k8s.io/v1beta1``."""
+        if name:
+            return await self.call(NODE_METRICS, "get", ApiRequest(name=name))
+        return await self.call(
+            NODE_METRICS, "list", ApiRequest.model_validate({"labelSelector": label_selector})
+        )
+
+    async def pod_metrics(self, namespace: str = "", name: str = "", *, label_selector: str = "") -> Object:
+        """``PodMetricsList`` of a namespace ('' = all), or one ``PodMetrics`` by name."""
+        if name:
+            return await self.call(POD_METRICS, "get", ApiRequest(namespace=namespace, name=name))
+        request = ApiRequest.model_validate({"namespace": namespace, "labelSelector": label_selector})
+        return await self.call(POD_METRICS, "list", request)

@@ -20,15 +20,19 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.podlogs import PodLogOptions
+
 AUTHORIZATION_HEADER: Final = "Authorization"
 WATCH_SEQ_HEADER: Final = "Watch-Seq"
 WATCH_PING_HEADER: Final = "Watch-Ping"
 
 VERBS: Final = ("create", "get", "list", "update", "patch", "delete", "watch")
-SUBRESOURCE_VERBS: Final = ("status", "binding", "scale", "eviction", "finalize")
+SUBRESOURCE_VERBS: Final = ("status", "binding", "scale", "eviction", "finalize", "log")
 """Subresources addressed as verbs: ``status`` reads, updates or patches the status; ``scale`` reads,
 updates or patches the scale; ``binding`` and ``eviction`` create one; ``finalize`` (namespaces) replaces
-``spec.finalizers`` only, as the namespace controller does to let a deleted namespace go."""
+``spec.finalizers`` only, as the namespace controller does to let a deleted namespace go; ``log`` (pods)
+reads a container's log through the pod's kubelet, with ``logOptions``, and answers
+:class:`~shared.podlogs.PodLogs`."""
 
 PatchType = Literal[
     "application/merge-patch+json",
@@ -73,4 +77,7 @@ class ApiRequest(BaseModel):
         default=None,
         alias="sendInitialEvents",
         description="watch: start with an ADDED event per existing object, then a BOOKMARK",
+    )
+    log_options: PodLogOptions | None = Field(
+        default=None, alias="logOptions", description="log: which container and which of its lines"
     )

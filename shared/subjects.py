@@ -213,3 +213,8 @@ def chaos_all() -> str:
 def micro_ping(service_name: str) -> str:
     """``$SRV.PING.<service>``: every instance of a ``nats.micro`` service answers with its identity."""
     return f"$SRV.PING.{token(service_name)}"
+
+
+def node_pod_logs(node_name: str) -> str:
+    """``node.<node>.logs``: the logs of the containers of the node's pods, answered by its kubelet."""
+    return node(node_name, "logs")

@@ -11,6 +11,7 @@ from services.apiserver.admission import DEFAULT_SERVICE_CIDR, Admission
 from services.apiserver.auth import TokenAuthenticator
 from services.apiserver.defaults import DEFAULT_TOLERATION_SECONDS
 from services.apiserver.handler import RequestHandler
+from services.apiserver.kubelets import KubeletClient
 from services.apiserver.registry import SYSTEM_NAMESPACES, Registry
 from services.apiserver.rest import RestServer
 from services.apiserver.service import ApiService
@@ -55,7 +56,7 @@ async def main(flags: ApiServerFlags, stop: asyncio.Event) -> None:
         storage, Admission(storage, flags.service_cidr), toleration_seconds=flags.default_toleration_seconds
     )
     caches = WatchCaches(storage.kv)
-    handler = RequestHandler(registry, authenticator, caches)
+    handler = RequestHandler(registry, authenticator, caches, KubeletClient(nc))
     service = ApiService(nc, handler, replica=flags.name)
     registry.publish = service.publish
     await registry.ensure_namespaces(SYSTEM_NAMESPACES)

@@ -8,7 +8,8 @@ authorization and every object semantic exist once, whichever way a request arri
 1. authenticate the bearer token (401);
 2. authorize the user for the verb on the resource (403) — a node's request about a pod first reads the
    pod's binding, since the node authorizer allows only its own pods;
-3. call the registry (or a subresource, or the watch caches), whose errors are Kubernetes ``Status``es.
+3. call the registry (or a subresource, or the watch caches), whose errors are Kubernetes ``Status``es;
+   a pod's ``log`` and the ``metrics.k8s.io`` resources are answered from the kubelets instead.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from services.apiserver.auth import Attributes, Authorizer, TokenAuthenticator, UserInfo, node_name
+from services.apiserver.kubelets import KubeletClient
+from services.apiserver.logs import read_log
+from services.apiserver.metrics import METRICS_RESOURCES, MetricsSource
 from services.apiserver.objects import Object
 from services.apiserver.registry import Registry
 from services.apiserver.subresources import bind, evict, get_scale, update_scale
@@ -70,11 +74,20 @@ def authorization_attributes(user: UserInfo, r: Route, request: ApiRequest) -> A
 class RequestHandler:
     """Authenticates, authorizes and serves one request; shared by every front of one replica."""
 
-    def __init__(self, registry: Registry, authenticator: TokenAuthenticator, caches: WatchCaches) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        authenticator: TokenAuthenticator,
+        caches: WatchCaches,
+        kubelets: KubeletClient | None = None,
+    ) -> None:
         self.registry = registry
         self.authenticator = authenticator
         self.caches = caches
         self.authorizer = Authorizer(self._lookup_pod_node)
+        # Logs and metrics come from the kubelets; without a client they answer 503.
+        self.kubelets = kubelets
+        self.metrics = MetricsSource(registry, kubelets)
 
     def authenticate(self, authorization: str | None) -> UserInfo:
         """The user an ``Authorization`` header value names; ApiError 401 otherwise."""
@@ -118,6 +131,8 @@ class RequestHandler:
 
     async def dispatch(self, r: Route, request: ApiRequest) -> Object:
         reg, rt, ns, name = self.registry, r.rt, request.namespace, request.name
+        if rt in METRICS_RESOURCES:
+            return await self.metrics.serve(rt, r.verb, ns, name, request.label_selector)
         match r.verb:
             case "create":
                 return await reg.create(rt, ns, request.body)
@@ -156,6 +171,9 @@ class RequestHandler:
                 return await evict(reg, rt, ns, name, request.body)
             case "finalize":
                 return await reg.finalize(rt, name, request.body)
+            case "log":
+                logs = await read_log(reg, self.kubelets, rt, ns, name, request.log_options)
+                return logs.model_dump(mode="json", by_alias=True)
             case "scale":
                 if request.patch is not None or request.body is not None:
                     return await update_scale(

@@ -17,6 +17,7 @@ from typing import Any
 from nats.aio.client import Client
 
 from services.apiserver.handler import RequestHandler, Route
+from services.apiserver.metrics import METRICS_RESOURCES, METRICS_VERBS
 from services.apiserver.objects import Object
 from services.apiserver.watches import WatchStreams
 from shared import subjects
@@ -31,7 +32,9 @@ log = get_logger(__name__)
 MAX_REQUEST_BYTES = 3 * 1024 * 1024
 """Kubernetes' own request limit; etcd refuses any single object over 1.5 MiB anyway."""
 
-_BY_SUBJECT = {(subjects.api_group_token(r.group), r.version, r.plural): r for r in RESOURCES}
+_BY_SUBJECT = {
+    (subjects.api_group_token(r.group), r.version, r.plural): r for r in (*RESOURCES, *METRICS_RESOURCES)
+}
 
 
 def route(subject: str) -> Route:
@@ -46,7 +49,8 @@ def route(subject: str) -> Route:
             f'the server could not find the requested resource: no resource "{resource}" in '
             f'"{group}/{version}"',
         )
-    if verb not in VERBS and verb not in SUBRESOURCE_VERBS:
+    served = METRICS_VERBS if rt in METRICS_RESOURCES else (*VERBS, *SUBRESOURCE_VERBS)
+    if verb not in served:
         raise ApiError(405, f'verb "{verb}" is not supported on {resource}', reason="MethodNotAllowed")
     return Route(rt, verb)
 

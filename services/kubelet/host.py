@@ -2,9 +2,9 @@
 
 Every node is a full :class:`~services.kubelet.kubelet.Kubelet` with its own token, informer and
 runtime; what they share is the connection, one ``nats.micro`` service ``kubelet`` with a
-``node.<node>.stats`` endpoint per node, and one subscription to ``chaos.>`` that hands node and pod
-faults to the nodes they name. Nodes start in small batches so that hundreds do not all list and
-register in the same instant.
+``node.<node>.stats`` and a ``node.<node>.logs`` endpoint per node, and one subscription to ``chaos.>``
+that hands node and pod faults to the nodes they name. Nodes start in small batches so that hundreds do
+not all list and register in the same instant.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from nats.aio.subscription import Subscription
 
 from services.kubelet import faults
 from services.kubelet.kubelet import Kubelet
+from services.kubelet.logs import PodLogReader
 from services.kubelet.stats import NodeStats, StatsRequest
 from shared import subjects
 from shared.bus import MicroService, RequestContext
 from shared.logging import get_logger
+from shared.podlogs import NodeLogsRequest, PodLogs
 
 log = get_logger("kubelet")
 
@@ -39,13 +41,19 @@ class KubeletHost:
     def __init__(self, nc: Client, kubelets: Sequence[Kubelet]) -> None:
         self.nc = nc
         self.kubelets = {k.name: k for k in kubelets}
-        self.service = MicroService(nc, "kubelet", description="node agents: stats per node")
+        self.service = MicroService(nc, "kubelet", description="node agents: stats and logs per node")
         for kubelet in kubelets:
             self.service.add_endpoint(
                 f"stats-{kubelet.name}",
                 subjects.node_stats(kubelet.name),
                 StatsRequest,
                 self._stats_handler(kubelet),
+            )
+            self.service.add_endpoint(
+                f"logs-{kubelet.name}",
+                subjects.node_pod_logs(kubelet.name),
+                NodeLogsRequest,
+                self._logs_handler(PodLogReader(kubelet)),
             )
         self._chaos_tasks: set[asyncio.Task[None]] = set()
         self._subscription: Subscription | None = None
@@ -55,6 +63,15 @@ class KubeletHost:
     ) -> Callable[[StatsRequest, RequestContext], Awaitable[NodeStats]]:
         async def handle(_request: StatsRequest, _context: RequestContext) -> NodeStats:
             return await kubelet.stats()
+
+        return handle
+
+    @staticmethod
+    def _logs_handler(
+        reader: PodLogReader,
+    ) -> Callable[[NodeLogsRequest, RequestContext], Awaitable[PodLogs]]:
+        async def handle(request: NodeLogsRequest, _context: RequestContext) -> PodLogs:
+            return await reader.read(request)
 
         return handle
 

@@ -58,6 +58,11 @@ def should_restart(record: ContainerRecord, restart_policy: str, exit_code: int 
     return restart_policy == "OnFailure" and exit_code != 0
 
 
+def _kept_exit(container: ContainerRecord, found: cri.ContainerStatus) -> bool:
+    """``found`` is the exited instance kept for ``--previous`` logs, not one to adopt as current."""
+    return container.last_exit is not None and container.last_exit.id == found.id
+
+
 @dataclass
 class PodSyncer:
     node: str
@@ -161,7 +166,7 @@ class PodSyncer:
                 container.current = by_id[container.container_id]
             elif container.container_id:
                 container.forget_current()  # lost with the runtime
-            elif container.name in latest:
+            elif container.name in latest and not _kept_exit(container, latest[container.name]):
                 adopted = latest[container.name]
                 container.container_id, container.current = adopted.id, adopted
                 container.restart_count = max(container.restart_count, adopted.attempt)
@@ -209,11 +214,18 @@ class PodSyncer:
             )
             container.last_exit = current
             return container.backoff.restart_at()
+        # Keep the instance that just exited (``kubectl logs --previous``); the one before it goes now,
+        # as Kubernetes keeps one dead container per container.
+        await self._remove_exited(record, container.name, keep=current.id)
         container.last_exit = current
-        await self.runtime.remove_container(current.id)
         container.container_id, container.current = "", None
         container.restart_count += 1
         return await self._start_new(pod, record, container, now)
+
+    async def _remove_exited(self, record: PodRecord, name: str, keep: str) -> None:
+        for status in await self.runtime.list_containers(record.sandbox_id):
+            if status.name == name and status.id != keep and status.state == cri.ContainerState.EXITED:
+                await self.runtime.remove_container(status.id)
 
     async def _start_new(self, pod: Pod, record: PodRecord, container: ContainerRecord, now: float) -> float:
         if container.retry_at is not None and now < container.retry_at:

@@ -26,4 +26,15 @@ def main() -> None:
 
 
 # Command modules attach themselves to `app` when imported.
-from shared.cli import chaos, cluster, describe, get, natscmd, nodes, objects, rollout  # noqa: E402, F401
+from shared.cli import (  # noqa: E402, F401
+    chaos,
+    cluster,
+    describe,
+    get,
+    logs,
+    natscmd,
+    nodes,
+    objects,
+    rollout,
+    top,
+)

@@ -50,7 +50,7 @@ def test_paths_and_methods_route_to_verbs(
     [
         ("GET", "/api/v1/namespaces/ns/widgets", 404),
         ("GET", "/api/v1/namespaces/ns/nodes", 404),
-        ("GET", "/api/v1/namespaces/ns/pods/p/log", 404),
+        ("GET", "/api/v1/namespaces/ns/pods/p/exec", 404),
         ("GET", "/apis/apps/v2/deployments", 404),
         ("DELETE", "/api/v1/namespaces/ns/pods", 405),
         ("PUT", "/api/v1/namespaces/ns/pods", 405),

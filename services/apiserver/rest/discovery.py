@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from services.apiserver.metrics import METRICS_RESOURCES, METRICS_VERBS
 from shared.models import RESOURCES, ResourceType
 
 Doc = dict[str, Any]
@@ -40,6 +41,7 @@ class ResourceInfo:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     subresources: tuple[Subresource, ...] = ()
+    verbs: tuple[str, ...] = MAIN_VERBS
 
     @property
     def singular(self) -> str:
@@ -62,6 +64,7 @@ _EXTRA: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Subresource, ...
             _status("Pod"),
             Subresource("binding", "Binding", ("create",)),
             Subresource("eviction", "Eviction", ("create",), "policy", "v1"),
+            Subresource("log", "Pod", ("get",)),
         ),
     ),
     "nodes": (("no",), (), (_status("Node"),)),
@@ -72,9 +75,19 @@ _EXTRA: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Subresource, ...
     "replicasets": (("rs",), ("all",), (_status("ReplicaSet"), _scale())),
 }
 
-SERVED: tuple[ResourceInfo, ...] = tuple(
-    ResourceInfo(rt, *_EXTRA.get(rt.plural, ((), (), ()))) for rt in RESOURCES
+SERVED: tuple[ResourceInfo, ...] = (
+    *(ResourceInfo(rt, *_EXTRA.get(rt.plural, ((), (), ()))) for rt in RESOURCES),
+    # Computed from the kubelets, read-only; kubectl top needs the group listed (see metrics.py).
+    *(ResourceInfo(rt, verbs=METRICS_VERBS) for rt in METRICS_RESOURCES),
 )
+
+
+def served_resource(group: str, version: str, plural: str) -> ResourceType | None:
+    """The served resource a REST path names, stored or computed."""
+    for info in SERVED:
+        if (info.rt.group, info.rt.version, info.rt.plural) == (group, version, plural):
+            return info.rt
+    return None
 
 
 def group_versions() -> dict[str, list[str]]:
@@ -146,7 +159,7 @@ def api_resource_list(group: str, version: str) -> Doc | None:
             "singularName": info.singular,
             "namespaced": info.rt.namespaced,
             "kind": info.rt.kind,
-            "verbs": list(MAIN_VERBS),
+            "verbs": list(info.verbs),
         }
         if info.short_names:
             entry["shortNames"] = list(info.short_names)
@@ -183,7 +196,7 @@ def _aggregated_resource(info: ResourceInfo) -> Doc:
         "responseKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
         "scope": "Namespaced" if rt.namespaced else "Cluster",
         "singularResource": info.singular,
-        "verbs": list(MAIN_VERBS),
+        "verbs": list(info.verbs),
     }
     if info.short_names:
         entry["shortNames"] = list(info.short_names)

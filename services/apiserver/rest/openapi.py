@@ -74,7 +74,8 @@ def _schema(rt: ResourceType) -> Doc:
 
 
 def group_version_document(group: str, version: str) -> Doc | None:
-    served = resources_in(group, version)
+    # Read-only computed resources (metrics) take no writes, so there is nothing for kubectl to validate.
+    served = [info for info in resources_in(group, version) if "patch" in info.verbs]
     if not served:
         return None
     paths: Doc = {}

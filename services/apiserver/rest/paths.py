@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.apiserver.handler import Route
-from services.apiserver.rest.discovery import SERVED
+from services.apiserver.metrics import METRICS_RESOURCES
+from services.apiserver.rest.discovery import SERVED, served_resource
 from shared.errors import ApiError
-from shared.models import ResourceType, resource_for_plural
+from shared.models import ResourceType
 
 _NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
-_SUBRESOURCES = {info.rt.plural: frozenset(s.name for s in info.subresources) for info in SERVED}
+_SUBRESOURCES = {info.rt: frozenset(s.name for s in info.subresources) for info in SERVED}
 _READABLE_SUBRESOURCES = frozenset({"status", "scale"})
 _CREATED_SUBRESOURCES = frozenset({"binding", "eviction"})
 
@@ -56,12 +57,12 @@ def parse_path(path: str) -> ResourcePath:
             namespace = ""
     if not rest or len(rest) > 3:
         raise not_found()
-    rt = resource_for_plural(group, version, rest[0])
+    rt = served_resource(group, version, rest[0])
     if rt is None or (namespace and not rt.namespaced):
         raise not_found()
     name = rest[1] if len(rest) > 1 else ""
     subresource = rest[2] if len(rest) > 2 else ""
-    if subresource and subresource not in _SUBRESOURCES.get(rt.plural, ()):
+    if subresource and subresource not in _SUBRESOURCES.get(rt, ()):
         raise not_found()
     return ResourcePath(rt, namespace, name, subresource, watch)
 
@@ -70,7 +71,11 @@ def route_for(method: str, where: ResourcePath, watch: bool) -> Route:
     """The verb an HTTP method means on a path (``watch``: the query asked for a watch)."""
     rt, name, sub = where.rt, where.name, where.subresource
     method = method.upper()
+    if rt in METRICS_RESOURCES and (method != "GET" or watch or where.watch):
+        raise ApiError(405, f"{method} is not allowed on this path", reason="MethodNotAllowed")
     if method == "GET":
+        if sub == "log":
+            return Route(rt, "log")
         if watch or where.watch:
             if sub:
                 raise not_found()

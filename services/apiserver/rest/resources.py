@@ -16,7 +16,9 @@ from typing import Any
 from aiohttp import web
 
 from services.apiserver.handler import RequestHandler, Route
+from services.apiserver.metrics import METRICS_RESOURCES
 from services.apiserver.objects import Object
+from services.apiserver.rest.logs import serve_log
 from services.apiserver.rest.params import (
     RestOptions,
     accepts_table,
@@ -47,6 +49,8 @@ async def serve(handler: RequestHandler, request: web.Request) -> web.StreamResp
     query = request.query
     watch = truthy(query.get("watch"))
     r = route_for(request.method, where, watch)
+    if r.verb == "log":
+        return await serve_log(handler, request, where)
     fields, options = read_query(query, watch=r.verb == "watch")
     fields.update(namespace=where.namespace, name=where.name)
     if r.verb == "delete":
@@ -67,7 +71,7 @@ async def serve(handler: RequestHandler, request: web.Request) -> web.StreamResp
             fields["name"] = ""
         return await _watch(handler, r, build_request(fields), authorization, request, options, table)
     reply = await handler.handle(r, build_request(fields), authorization)
-    if table and r.verb in ("get", "list"):
+    if table and r.verb in ("get", "list") and r.rt not in METRICS_RESOURCES:
         reply = as_table(r.rt.plural, reply, handler.registry.now(), options.include_object)
     response = json_response(reply, _code(r, reply))
     for warning in options.warnings:
