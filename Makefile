@@ -64,3 +64,11 @@ bench-api: install
 .PHONY: bench-proxy
 bench-proxy: install
 	$(BIN)/python bench/proxy.py
+
+.PHONY: bench-node-failure
+bench-node-failure: install
+	$(BIN)/python bench/node_failure.py $(ARGS)
+
+.PHONY: bench-scale
+bench-scale: install
+	$(BIN)/python bench/scale.py $(ARGS)

@@ -11,15 +11,21 @@ error headers, so one bad request can never stop a service:
 
 Handlers run as concurrent tasks (a NATS subscription delivers its messages one at a time, so a slow
 request would otherwise hold up every request behind it), bounded by ``max_concurrency``.
+
+``connect`` logs in when it is given credentials (in the URLs or the environment, see
+:func:`credentials`), as every process of a ``make up`` cluster is, and connects anonymously otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import nats
 from nats.aio.client import Client
@@ -34,10 +40,19 @@ from pydantic import BaseModel, ValidationError
 from shared.errors import ApiError, bad_request, from_validation_error, too_large
 from shared.logging import get_logger
 from shared.models import StatusError, to_dict
+from shared.subjects import token
 
 DEFAULT_MAX_REQUEST_BYTES: Final = 3 * 1024 * 1024 // 2
 """1.5 MiB, etcd's default request limit, which Kubernetes objects are sized against."""
 DEFAULT_TIMEOUT: Final = 5.0
+
+NATS_USER_ENV: Final = "KUBENATS_NATS_USER"
+NATS_PASSWORD_ENV: Final = "KUBENATS_NATS_PASSWORD"
+"""A service's NATS user and password when the servers require them (``make up`` sets both per program)."""
+PRIVATE_INBOX: Final = "_INBOX_OF"
+"""First token of the inboxes of a connection with a user: ``_INBOX_OF.<user>.<id>``. NATS permissions let
+each user subscribe to its own only, so nobody reads replies meant for another (the store's to the API
+server above all); nats-py's default ``_INBOX.<id>`` is one namespace that every subscriber could read."""
 
 log = get_logger(__name__)
 
@@ -70,11 +85,50 @@ def parse_servers(servers: str | Sequence[str]) -> list[str]:
     return urls
 
 
+def private_inbox_prefix(user: str) -> str:
+    """The inbox prefix of ``user``'s connections: ``_INBOX_OF.<user>``."""
+    return f"{PRIVATE_INBOX}.{token(user)}"
+
+
+def credentials(
+    servers: str | Sequence[str], environ: Mapping[str, str] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The server URLs without credentials, and the connect options that carry them instead.
+
+    A user and password in any URL (``nats://user:password@host:4222``, as the nats CLI takes them) apply
+    to every server: nats-py would send them to that server only, and to none it discovers. Without
+    them, ``KUBENATS_NATS_USER`` and ``KUBENATS_NATS_PASSWORD`` (both, or neither counts); without those,
+    no options: an anonymous connection, as to the servers tests start.
+    """
+    environ = os.environ if environ is None else environ
+    urls: list[str] = []
+    found: tuple[str, str] | None = None
+    for url in parse_servers(servers):
+        parts = urlsplit(url if "://" in url else f"nats://{url}")
+        userinfo, at, address = parts.netloc.rpartition("@")
+        if at:
+            user, _, password = userinfo.partition(":")
+            found = found or (unquote(user), unquote(password))
+            url = parts._replace(netloc=address).geturl()
+        urls.append(url)
+    if found is None and environ.get(NATS_USER_ENV) and environ.get(NATS_PASSWORD_ENV):
+        found = (environ[NATS_USER_ENV], environ[NATS_PASSWORD_ENV])
+    if found is None:
+        return urls, {}
+    user, password = found
+    options = {"user": user, "password": password}
+    # A user name that cannot be a subject token keeps nats-py's default inboxes.
+    with contextlib.suppress(ValueError):
+        options["inbox_prefix"] = private_inbox_prefix(user)
+    return urls, options
+
+
 async def connect(servers: str | Sequence[str], name: str, **options: Any) -> Client:
     """Connect to any of ``servers`` and keep reconnecting for as long as the process lives.
 
     A service must ride out the loss of the server it is connected to (``make up`` runs three), so
     reconnection never gives up; messages published while disconnected are buffered by nats-py.
+    Credentials come from :func:`credentials` unless ``options`` name a user.
     """
 
     async def on_error(error: Exception) -> None:
@@ -96,8 +150,11 @@ async def connect(servers: str | Sequence[str], name: str, **options: Any) -> Cl
         "disconnected_cb": on_disconnect,
         "reconnected_cb": on_reconnect,
     }
+    urls, auth = credentials(servers)
+    if "user" not in options:
+        settings.update(auth)
     settings.update(options)
-    return await nats.connect(servers=parse_servers(servers), **settings)
+    return await nats.connect(servers=urls, **settings)
 
 
 def encode(reply: Reply) -> bytes:

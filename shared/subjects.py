@@ -151,6 +151,16 @@ def node_stats(node_name: str) -> str:
     return node(node_name, "stats")
 
 
+def node_stats_all() -> str:
+    """Every node's stats endpoint (the API server asks them all for metrics.k8s.io)."""
+    return "node.*.stats"
+
+
+def node_pod_logs_all() -> str:
+    """Every node's logs endpoint (the API server forwards pods/log to the pod's node)."""
+    return "node.*.logs"
+
+
 def node_proxy_stats(node_name: str) -> str:
     return node(node_name, "proxy", "stats")
 

@@ -1,5 +1,10 @@
 """Clusters for tests, started exactly as `make up` starts one: a topology on free ports in a temporary
-state dir, so they run beside a `make up` cluster; on exit nothing they ran is left running."""
+state dir, so they run beside a `make up` cluster; on exit nothing they ran is left running.
+
+Such a cluster's NATS servers refuse anonymous clients. While its ``cluster_dir`` is open, the test process
+has the cluster's ``admin`` NATS login in its environment, so ``shared.bus.connect`` (and every client
+built on it) logs in as admin, as a person would after ``export KUBENATS_NATS_USER=admin …``; a test that
+is about another identity names it (``Cluster.nats_urls``)."""
 
 from __future__ import annotations
 
@@ -19,7 +24,9 @@ from typing import Any
 
 import yaml
 
+from shared.bus import NATS_PASSWORD_ENV, NATS_USER_ENV
 from shared.cluster import StatePaths, down, status
+from shared.cluster.natsauth import ADMIN, ensure_credentials, load_credentials
 from shared.cluster.supervisor import kill, read_pidfile, wait_gone
 from shared.topology import DEFAULT_TOPOLOGY, Topology, validate_topology
 
@@ -58,8 +65,16 @@ class Cluster:
     topology_file: Path
     seen_pids: set[int] = field(default_factory=set)
 
+    def nats_urls(self, identity: str = ADMIN) -> list[str]:
+        """The servers' URLs logged in as ``identity`` (``admin``, ``user`` or a program's name)."""
+        credentials = load_credentials(self.paths)
+        assert credentials is not None, f"no NATS credentials in {self.paths.root}"
+        return credentials.urls(self.topology.nats_urls(), identity)
+
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k not in {"KUBENATS_STATE_DIR", "WORKERS"}}
+        # As from a person's shell: the state dir on the command line, no login in the environment.
+        unset = {"KUBENATS_STATE_DIR", "WORKERS", NATS_USER_ENV, NATS_PASSWORD_ENV}
+        env = {k: v for k, v in os.environ.items() if k not in unset}
         command = [str(KUBENATS), "cluster", *args, "--state-dir", str(self.paths.root)]
         return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, check=False)
 
@@ -89,9 +104,18 @@ def cluster_dir(topology: Topology) -> Iterator[Cluster]:
     topology_file = root / "topology.yaml"
     topology_file.write_text(yaml.safe_dump(topology.model_dump(mode="json")))
     cluster = Cluster(topology, StatePaths(root / "state"), topology_file)
+    # Created now rather than by `up`, which keeps them, so that the login is known before the cluster runs.
+    login = ensure_credentials(topology, cluster.paths).environment(ADMIN)
+    saved = {key: os.environ.get(key) for key in login}
+    os.environ.update(login)
     try:
         yield cluster
     finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         cluster.remember_pids()
         down(cluster.paths, timeout=20)
         left = wait_gone(cluster.seen_pids, timeout=10)

@@ -1,4 +1,4 @@
-"""The ``kubenats cluster`` command group: ``up``, ``down``, ``status``, ``logs`` and ``token``.
+"""The ``kubenats cluster`` commands: ``up``, ``down``, ``status``, ``logs``, ``token``, ``nats-password``.
 
 ``make up|down|status|logs`` call these. Each takes ``--state-dir`` (env ``KUBENATS_STATE_DIR``, default
 ``.kubenats/`` in the checkout); ``up`` also takes the topology file and ``--workers`` (env ``WORKERS``).
@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -31,6 +32,9 @@ from shared.cluster import (
     up,
 )
 from shared.cluster.lifecycle import kubectl_server
+from shared.cluster.natsauth import ADMIN as NATS_ADMIN
+from shared.cluster.natsauth import USER, load_credentials
+from shared.cluster.overview import Overview, overview
 from shared.cluster.tokens import ADMIN, token_of
 from shared.subjects import api, etcd_cluster_status, etcd_kv, watch_events_of
 from shared.topology import DEFAULT_TOPOLOGY, NATS, Topology, TopologyError, load_topology
@@ -93,19 +97,36 @@ def _shell_path(path: Path) -> str:
         return str(path)
 
 
+def _nats_login(kubenats: str, identity: str, paths: StatePaths) -> str:
+    """The nats CLI's flags to log in as ``identity``, the password read when the line runs."""
+    if not paths.nats_credentials.exists():
+        return ""
+    which = "" if identity == USER else f" {identity}"
+    return f' --user {identity} --password "$({kubenats} cluster nats-password{which})"'
+
+
 def _next_steps(topology: Topology, paths: StatePaths) -> None:
     urls = topology.nats_urls()
     first = urls[0]
     python = _shell_path(Path(sys.executable))
+    kubenats = _shell_path(Path(sys.executable).parent / "kubenats")
+    # People log in as `user` (the API, watch events, Services, chaos) or, for the store and `sub '>'`, as
+    # `admin`; see shared/cluster/natsperms.py.
+    nats_user = f"nats -s {first}{_nats_login(kubenats, USER, paths)}"
+    nats_admin = f"nats -s {first}{_nats_login(kubenats, NATS_ADMIN, paths)}"
+    login = ""
+    if paths.nats_credentials.exists():
+        login = f", user='{USER}', password='$({kubenats} cluster nats-password)'"
     one_liner = (
         "import asyncio, nats; loop = asyncio.new_event_loop(); "
-        f"nc = loop.run_until_complete(nats.connect('{first}')); "
+        f"nc = loop.run_until_complete(nats.connect('{first}'{login})); "
         "print('connected to', nc.connected_url.netloc, 'max_payload', nc.max_payload); "
         "loop.run_until_complete(nc.close())"
     )
     out.print("\n[bold]Try next:[/bold]")
     out.print(f"  export NATS_URL={','.join(urls)}")
-    out.print(f"  nats -s {first} sub '>'          [dim]# every message on the bus (nats CLI)[/dim]")
+    as_admin = ", as admin" if login else ""
+    out.print(f"  {nats_admin} sub '>'   [dim]# every message on the bus (nats CLI{as_admin})[/dim]")
     out.print(f'  {python} -c "{one_liner}"')
     monitor = topology.replicas[0].monitor_port
     if monitor is not None:
@@ -113,17 +134,14 @@ def _next_steps(topology: Topology, paths: StatePaths) -> None:
         out.print(f"  curl -s {routez}   [dim]# this server's cluster routes[/dim]")
     if _enabled(topology, "etcd"):
         put, get, status = etcd_kv("put"), etcd_kv("range"), etcd_cluster_status()
-        out.print(f'  nats -s {first} req {put} \'{{"key": "/hello", "value": "world"}}\'')
-        out.print(f'  nats -s {first} req {get} \'{{"key": "/hello"}}\'')
-        out.print(f"  nats -s {first} req {status} '{{}}'   [dim]# leader, term, commit per member[/dim]")
+        out.print(f'  {nats_admin} req {put} \'{{"key": "/hello", "value": "world"}}\'')
+        out.print(f'  {nats_admin} req {get} \'{{"key": "/hello"}}\'')
+        out.print(f"  {nats_admin} req {status} '{{}}'   [dim]# leader, term, commit per member[/dim]")
     if _enabled(topology, "apiserver"):
         namespaces = api("", "v1", "namespaces", "list")
-        kubenats = _shell_path(Path(sys.executable).parent / "kubenats")
         bearer = f'-H "Authorization:Bearer $({kubenats} cluster token)"'
-        out.print(f"  nats -s {first} req {namespaces} '{{}}' {bearer}")
-        out.print(
-            f"  nats -s {first} sub '{watch_events_of('', 'v1', 'pods')}'   [dim]# every pod change[/dim]"
-        )
+        out.print(f"  {nats_user} req {namespaces} '{{}}' {bearer}")
+        out.print(f"  {nats_user} sub '{watch_events_of('', 'v1', 'pods')}'   [dim]# every pod change[/dim]")
     server = kubectl_server(topology)
     if server is not None and _enabled(topology, "apiserver"):
         kubeconfig = _shell_path(paths.kubeconfig)
@@ -214,6 +232,29 @@ def token_command(
         raise _fail(str(error.args[0])) from None
 
 
+@app.command("nats-password")
+def nats_password_command(
+    identity: Annotated[
+        str, typer.Argument(help="whose password: user, admin, or a program such as worker-1-kubelet")
+    ] = USER,
+    state_dir: StateDir = None,
+) -> None:
+    """Print the NATS password of one identity of the cluster (for the nats CLI's --password)."""
+    paths = StatePaths.at(state_dir)
+    try:
+        credentials = load_credentials(paths)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    if credentials is None:
+        raise _fail(
+            f"no NATS credentials at {paths.nats_credentials}: start the cluster with `make up`", NOT_RUNNING
+        )
+    try:
+        typer.echo(credentials.password(identity))
+    except KeyError as error:
+        raise _fail(str(error.args[0])) from None
+
+
 @app.command("status")
 def status_command(state_dir: StateDir = None) -> None:
     """Show every process of the cluster and its state; exit 3 unless all are RUNNING."""
@@ -223,10 +264,32 @@ def status_command(state_dir: StateDir = None) -> None:
         out.print(f"kubenats cluster is not running (state: {paths.root}). Start it with `make up`.")
         raise typer.Exit(NOT_RUNNING)
     running = sum(p.running for p in processes)
+    topology = running_topology(paths)
     out.print(f"kubenats cluster: {running}/{len(processes)} programs RUNNING (state: {paths.root})")
-    out.print(_process_table(processes, running_topology(paths)))
+    out.print(_process_table(processes, topology))
+    if topology is not None and _enabled(topology, "etcd"):
+        _print_overview(asyncio.run(overview(topology, paths)))
     if running < len(processes):
         raise typer.Exit(NOT_RUNNING)
+
+
+def _print_overview(found: Overview) -> None:
+    """etcd's members with the leader, term and commit index; the leader of each elected component."""
+    out.print()
+    if found.etcd_error:
+        out.print(f"[red]etcd did not answer:[/red] {escape(found.etcd_error)}")
+    else:
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for column in ("ETCD MEMBER", "LEADER", "TERM", "COMMIT", "APPLIED"):
+            table.add_column(column)
+        for m in found.members:
+            leader = "[green]leader[/green]" if m.is_leader else ""
+            table.add_row(m.name, leader, str(m.term), str(m.commit), str(m.applied))
+        out.print(table)
+    if found.leaders_error:
+        out.print(f"[red]leaders unknown:[/red] {escape(found.leaders_error)}")
+    for component, replica in found.leaders.items():
+        out.print(f"{component} leader: {escape(replica) if replica else '[red]none[/red]'}")
 
 
 @app.command("logs")

@@ -3,6 +3,10 @@
 Servers come from ``--server`` (env ``KUBENATS_NATS``, then ``NATS_URL``), else from the running cluster's
 topology in the state directory. The token comes from ``--token`` (env ``KUBENATS_TOKEN``), else the
 cluster's admin token, as a kubeconfig written by ``kubeadm`` gives its first user cluster-admin.
+
+On the bus the CLI logs in as the cluster's ``user`` NATS identity (``shared.cluster.natsauth``), whose
+password it reads from the state directory; ``KUBENATS_NATS_USER=admin`` picks another identity there, and
+credentials already in the URLs or both ``KUBENATS_NATS_USER`` and ``KUBENATS_NATS_PASSWORD`` win.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from shared.apiclient import ApiClient
+from shared.bus import NATS_PASSWORD_ENV, NATS_USER_ENV, parse_servers
 from shared.cluster import StatePaths, running_topology
+from shared.cluster.natsauth import USER, load_credentials, without_credentials
 from shared.cluster.tokens import ADMIN, token_of
 from shared.errors import ApiError
 
@@ -49,7 +55,13 @@ class Target:
     """Where to send requests and as whom."""
 
     servers: str
+    """Comma-separated server URLs, with the NATS user and password in them when the cluster has those."""
     token: str
+
+    @property
+    def shown(self) -> str:
+        """The servers as messages may show them: without the password."""
+        return without_credentials(self.servers)
 
 
 def resolve(server: str | None, token: str | None, state_dir: Path | None) -> Target:
@@ -60,12 +72,32 @@ def resolve(server: str | None, token: str | None, state_dir: Path | None) -> Ta
         if topology is None:
             raise fail(f"no cluster found in {paths.root}: start one with `make up` or pass --server")
         servers = ",".join(topology.nats_urls())
+    servers = _logged_in(servers, paths)
     if token is None:
         try:
             token = token_of(paths, ADMIN)
         except (OSError, KeyError):
             raise fail(f"no token given and none found in {paths.token_file}: pass --token") from None
     return Target(servers, token)
+
+
+def _logged_in(servers: str, paths: StatePaths) -> str:
+    """``servers`` carrying the NATS credentials the CLI uses, unless they or the environment have some."""
+    urls = parse_servers(servers)
+    if any("@" in url for url in urls) or (
+        os.environ.get(NATS_USER_ENV) and os.environ.get(NATS_PASSWORD_ENV)
+    ):
+        return servers
+    try:
+        credentials = load_credentials(paths)
+    except (OSError, ValueError) as error:
+        raise fail(f"cannot read the cluster's NATS credentials: {error}") from None
+    if credentials is None:
+        return servers  # a cluster without credentials, or servers of someone else's
+    try:
+        return ",".join(credentials.urls(urls, os.environ.get(NATS_USER_ENV) or USER))
+    except KeyError as error:
+        raise fail(f"{error.args[0]} (in {paths.nats_credentials})") from None
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -104,4 +136,4 @@ def run(target: Target, action: Callable[[ApiClient], Awaitable[T]]) -> T:
     except ApiError as error:
         raise server_error(error) from None
     except (OSError, TimeoutError) as error:
-        raise fail(f"cannot reach the cluster at {target.servers}: {error}") from None
+        raise fail(f"cannot reach the cluster at {target.shown}: {error}") from None

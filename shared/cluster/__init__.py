@@ -2,7 +2,8 @@
 
 ``up``, ``down`` and ``status`` are what ``make up``, ``make down`` and ``make status`` call (through
 ``kubenats cluster``); modules: ``paths`` (the state dir), ``render`` (topology → configs), ``supervisor``
-(supervisord client), ``readiness`` (when is it up), ``logs`` and ``lifecycle``.
+(supervisord client), ``readiness`` (when is it up), ``logs``, ``lifecycle``, ``tokens`` (API tokens),
+``natsauth`` (NATS identities and passwords) and ``natsperms`` (what each identity may do on the bus).
 """
 
 from shared.cluster.lifecycle import ClusterError, DownResult, UpResult, down, running_topology, status, up

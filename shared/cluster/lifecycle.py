@@ -1,9 +1,10 @@
 """Cluster lifecycle: ``up``, ``down`` and ``status`` of the processes a topology describes.
 
-``up`` renders the configs into the state dir, starts supervisord, and returns once every program is
-ready — or raises ``ClusterError`` carrying the failing program's last log lines. On a running cluster it
-changes nothing and says so. ``down`` shuts supervisord down and waits until every process it ran has
-exited; data and logs stay. Both hold a lock on the state dir so two commands never interleave.
+``up`` makes sure the cluster has its NATS passwords and API tokens, renders the configs into the state
+dir, starts supervisord, and returns once every program is ready — or raises ``ClusterError`` carrying
+the failing program's last log lines. On a running cluster it changes nothing and says so. ``down`` shuts
+supervisord down and waits until every process it ran has exited; data and logs stay. Both hold a lock on
+the state dir so two commands never interleave.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ import signal
 import socket
 import subprocess
 import xmlrpc.client
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.apiclient import token_for_user
 from shared.cluster.logs import tail_lines
+from shared.cluster.natsauth import ADMIN as NATS_ADMIN
+from shared.cluster.natsauth import NatsCredentials, ensure_credentials
 from shared.cluster.paths import MAX_SOCKET_PATH, StatePaths, binary
 from shared.cluster.pki import ensure_pki, write_kubeconfig
 from shared.cluster.readiness import NotReady, Progress, wait_ready
@@ -149,7 +152,8 @@ def up(topology: Topology, paths: StatePaths, timeout: float = 30.0, progress: P
     if len(str(paths.socket)) > MAX_SOCKET_PATH:
         raise ClusterError(f"state dir {paths.root} is too long for a unix socket path; choose a shorter one")
     with state_lock(paths, progress):
-        rendered = render_cluster(topology, paths)
+        credentials = ensure_credentials(topology, paths)
+        rendered = render_cluster(topology, paths, credentials)
         supervisor = Supervisor(paths)
         if supervisor.is_running():
             changed = any(_differs(path, text) for path, text in rendered.files.items())
@@ -170,7 +174,8 @@ def up(topology: Topology, paths: StatePaths, timeout: float = 30.0, progress: P
         progress(f"supervisord started (pid {pid})")
         try:
             token = token_for_user(paths.token_file, ADMIN)
-            asyncio.run(wait_ready(topology, rendered.programs, supervisor, timeout, progress, token))
+            login = _admin_login(credentials)
+            asyncio.run(wait_ready(topology, rendered.programs, supervisor, timeout, progress, token, login))
         except NotReady as error:
             raise _failure(paths, error) from None
         except SupervisorUnavailable as error:
@@ -178,6 +183,13 @@ def up(topology: Topology, paths: StatePaths, timeout: float = 30.0, progress: P
             raise ClusterError(f"supervisord stopped answering: {error}", "supervisord", tail) from None
         log.info("cluster up", state_dir=paths.root, programs=len(rendered.programs))
         return UpResult(False, supervisor.processes(), topology)
+
+
+def _admin_login(credentials: NatsCredentials) -> Callable[[Sequence[str]], list[str]]:
+    def login(urls: Sequence[str]) -> list[str]:
+        return credentials.urls(urls, NATS_ADMIN)
+
+    return login
 
 
 def kubectl_server(topology: Topology) -> str | None:

@@ -8,6 +8,7 @@ Everything ``make up`` creates goes under one directory (``.kubenats/`` at the r
       nats/cp-1.conf …            rendered nats-server configs
       logs/cp-1-nats.log …        one log per program (stdout and stderr), plus supervisord.log
       data/cp-1-nats/ …           per-program data (kept by ``make down``)
+      auth/tokens.csv  auth/nats.json    API tokens and NATS passwords (mode 0600)
 """
 
 from __future__ import annotations
@@ -92,6 +93,11 @@ class StatePaths:
     @property
     def token_file(self) -> Path:
         return self.root / "auth" / "tokens.csv"
+
+    @property
+    def nats_credentials(self) -> Path:
+        """Every NATS identity's password (``shared.cluster.natsauth``)."""
+        return self.root / "auth" / "nats.json"
 
     @property
     def pki(self) -> Path:

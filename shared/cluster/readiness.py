@@ -6,6 +6,9 @@ etcd member when it answers its status subject naming a Raft leader; an API serv
 discovery. The cluster is ready when every program is, a message published on any server reaches a
 subscriber on every other (the routes work), every host's Node is Ready, and one scheduler and one
 controller manager hold their leader Leases.
+
+The probes log in as the cluster's ``admin`` NATS identity: they read the store's members directly, which no
+other identity may (``shared.cluster.natsperms``). ``Login`` puts those credentials into server URLs.
 """
 
 from __future__ import annotations
@@ -36,7 +39,14 @@ NODES = resource("", "v1", "nodes")
 LEASES = resource("coordination.k8s.io", "v1", "leases")
 
 Progress = Callable[[str], None]
-Probe = Callable[[Topology, Program], Awaitable[None]]
+Login = Callable[[Sequence[str]], list[str]]
+"""Server URLs → the same URLs carrying the prober's credentials."""
+Probe = Callable[[Topology, Program, Login], Awaitable[None]]
+
+
+def anonymous(urls: Sequence[str]) -> list[str]:
+    """The ``Login`` of a cluster without credentials."""
+    return list(urls)
 
 
 class NotReady(Exception):
@@ -52,9 +62,11 @@ async def _ignore(_: Exception) -> None:
 
 
 async def connect_once(url: str, timeout: float = 2.0) -> Client:
-    """One connection to exactly ``url``, without reconnects, failing fast."""
+    """One connection to exactly ``url``, without reconnects, failing fast; credentials as ``bus.connect``."""
+    servers, auth = bus.credentials([url])
     client: Client = await nats.connect(
-        servers=[url],
+        servers=servers,
+        **auth,
         name="kubenats-cluster-probe",
         allow_reconnect=False,
         max_reconnect_attempts=0,
@@ -64,8 +76,8 @@ async def connect_once(url: str, timeout: float = 2.0) -> Client:
     return client
 
 
-async def probe_nats(topology: Topology, program: Program) -> None:
-    url = topology.nats_url(topology.replica(program.placement.host))
+async def probe_nats(topology: Topology, program: Program, login: Login) -> None:
+    (url,) = login([topology.nats_url(topology.replica(program.placement.host))])
     client = await connect_once(url)
     try:
         await client.flush(timeout=2)
@@ -73,9 +85,9 @@ async def probe_nats(topology: Topology, program: Program) -> None:
         await client.close()
 
 
-async def probe_etcd(topology: Topology, program: Program) -> None:
+async def probe_etcd(topology: Topology, program: Program, login: Login) -> None:
     """An etcd member is ready when it answers its own status subject and knows a Raft leader."""
-    url = topology.nats_url(topology.replica(program.placement.host))
+    (url,) = login([topology.nats_url(topology.replica(program.placement.host))])
     client = await connect_once(url)
     try:
         reply = await bus.request(
@@ -87,9 +99,9 @@ async def probe_etcd(topology: Topology, program: Program) -> None:
         raise NotReady(f"etcd member {program.placement.host} has no leader yet (term {reply.get('term')})")
 
 
-async def probe_apiserver(topology: Topology, program: Program) -> None:
+async def probe_apiserver(topology: Topology, program: Program, login: Login) -> None:
     """An API server replica is ready when it answers micro discovery naming itself."""
-    url = topology.nats_url(topology.replica(program.placement.host))
+    (url,) = login([topology.nats_url(topology.replica(program.placement.host))])
     client = await connect_once(url)
     try:
         inbox = client.new_inbox()
@@ -121,6 +133,7 @@ async def wait_programs(
     supervisor: Supervisor,
     deadline: float,
     progress: Progress,
+    login: Login = anonymous,
 ) -> None:
     """Wait until every program is RUNNING and passes its probe; ``NotReady`` when one cannot."""
     started = time.monotonic()
@@ -140,7 +153,7 @@ async def wait_programs(
             probe = PROBES.get(program.placement.component)
             if probe is not None:
                 try:
-                    await probe(topology, program)
+                    await probe(topology, program, login)
                 except Exception as error:
                     last_error[name] = f"{type(error).__name__}: {error}"
                     continue
@@ -157,7 +170,9 @@ async def wait_programs(
         await asyncio.sleep(0.1)
 
 
-async def wait_routes(urls: Sequence[str], deadline: float, progress: Progress) -> None:
+async def wait_routes(
+    urls: Sequence[str], deadline: float, progress: Progress, login: Login = anonymous
+) -> None:
     """Wait until a message published on each server reaches a subscriber on every other server."""
     if len(urls) < 2:
         return
@@ -165,7 +180,7 @@ async def wait_routes(urls: Sequence[str], deadline: float, progress: Progress) 
     try:
         for url in urls:
             try:
-                clients.append(await connect_once(url))
+                clients.append(await connect_once(login([url])[0]))
             except Exception as error:
                 raise NotReady(f"cannot connect to {url}: {type(error).__name__}: {error}") from None
         for receiver_index, receiver in enumerate(clients):
@@ -221,9 +236,11 @@ async def _held(client: ApiClient, lease: str) -> str:
     return str(found.get("spec", {}).get("holderIdentity") or "")
 
 
-async def wait_control_loops(topology: Topology, token: str, deadline: float, progress: Progress) -> None:
+async def wait_control_loops(
+    topology: Topology, token: str, deadline: float, progress: Progress, login: Login = anonymous
+) -> None:
     """Wait until every host's Node is Ready and one scheduler and one controller manager lead."""
-    client = await ApiClient.connect(topology.nats_urls(), token, name="kubenats-cluster-probe")
+    client = await ApiClient.connect(login(topology.nats_urls()), token, name="kubenats-cluster-probe")
     try:
         expected = set(topology.hosts("node")) if _enabled(topology, KUBELET) else set()
         leases = [lease for component, lease in LEADER_LEASES.items() if _enabled(topology, component)]
@@ -264,10 +281,11 @@ async def wait_ready(
     timeout: float,
     progress: Progress,
     token: str | None = None,
+    login: Login = anonymous,
 ) -> None:
     """Every program ready, the routes working, then (given a token) Nodes Ready and leaders elected."""
     deadline = time.monotonic() + timeout
-    await wait_programs(topology, programs, supervisor, deadline, progress)
-    await wait_routes(topology.nats_urls(), deadline, progress)
+    await wait_programs(topology, programs, supervisor, deadline, progress, login)
+    await wait_routes(topology.nats_urls(), deadline, progress, login)
     if token is not None and _enabled(topology, APISERVER):
-        await wait_control_loops(topology, token, deadline, progress)
+        await wait_control_loops(topology, token, deadline, progress, login)

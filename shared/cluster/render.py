@@ -1,9 +1,11 @@
 """The renderer: turns a topology into nats-server configs and one supervisord config, without side effects.
 
-``render_cluster(topology, paths)`` returns every file as text keyed by path; ``write_rendered`` puts them on
-disk. Each placement (component × host) becomes one ``[program:<host>-<component>]``: the ``nats``
-component runs the nats-server binary with its rendered config, every other component runs
-``python -m <module>`` with its ``args`` filled in for that host.
+``render_cluster(topology, paths, credentials)`` returns every file as text keyed by path; ``write_rendered``
+puts them on disk, readable by their owner only (they hold passwords). Each placement (component × host)
+becomes one ``[program:<host>-<component>]``: the ``nats`` component runs the nats-server binary with its
+rendered config, every other component runs ``python -m <module>`` with its ``args`` filled in for that
+host and, given credentials, its NATS identity in its environment (``shared.bus.connect`` reads it).
+Without credentials the servers let anyone in, as before there were any.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
+from shared.cluster.natsauth import ROUTE_USER, NatsCredentials, write_private
+from shared.cluster.natsperms import authorization_block, route_authorization
 from shared.cluster.paths import REPO_ROOT, StatePaths, binary
 from shared.cluster.pki import PkiPaths
 from shared.topology import INFRA_DIR, NATS, Placement, Replica, Topology
@@ -57,10 +61,16 @@ def _supervisor_value(value: str) -> str:
     return value.replace("%", "%%")
 
 
-def render_nats_conf(topology: Topology, replica: Replica, paths: StatePaths) -> str:
+_NO_AUTHORIZATION = "# No authorization: rendered without credentials, so any client may connect.\n"
+
+
+def render_nats_conf(
+    topology: Topology, replica: Replica, paths: StatePaths, credentials: NatsCredentials | None = None
+) -> str:
     """The config of the nats-server beside ``replica``, routed to every other replica's server."""
+    login = f"{ROUTE_USER}:{credentials.route_password}@" if credentials else ""
     routes = [
-        f"    {_quote(f'nats-route://{topology.host}:{other.route_port}')}"
+        f"    {_quote(f'nats-route://{login}{topology.host}:{other.route_port}')}"
         for other in topology.replicas
         if other.name != replica.name
     ]
@@ -78,6 +88,8 @@ def render_nats_conf(topology: Topology, replica: Replica, paths: StatePaths) ->
         monitor=monitor,
         store_dir_q=_quote(str(paths.program_data(Placement(replica.name, "control-plane", NATS).program))),
         routes="\n".join(routes),
+        route_authorization=route_authorization(credentials) if credentials else "",
+        authorization=authorization_block(topology, credentials) if credentials else _NO_AUTHORIZATION,
     )
 
 
@@ -110,7 +122,9 @@ def placeholders(topology: Topology, placement: Placement, paths: StatePaths) ->
     return values
 
 
-def program_for(topology: Topology, placement: Placement, paths: StatePaths) -> Program:
+def program_for(
+    topology: Topology, placement: Placement, paths: StatePaths, credentials: NatsCredentials | None = None
+) -> Program:
     component = topology.components[placement.component]
     if placement.component == NATS:
         argv: tuple[str, ...] = (str(binary("nats-server")), "-c", str(paths.nats_conf(placement.host)))
@@ -121,6 +135,8 @@ def program_for(topology: Topology, placement: Placement, paths: StatePaths) -> 
         args = tuple(arg.format(**values) for arg in component.args)
         argv = (sys.executable, "-m", component.module, *args)
         environment = {"PYTHONUNBUFFERED": "1"}
+        if credentials is not None:
+            environment |= credentials.environment(placement.program)
     return Program(
         name=placement.program,
         placement=placement,
@@ -170,10 +186,14 @@ def render_supervisord_conf(topology: Topology, paths: StatePaths, programs: tup
     )
 
 
-def render_cluster(topology: Topology, paths: StatePaths) -> RenderedCluster:
+def render_cluster(
+    topology: Topology, paths: StatePaths, credentials: NatsCredentials | None = None
+) -> RenderedCluster:
     """Every config file of ``topology`` under ``paths``; nothing is written."""
-    programs = tuple(program_for(topology, p, paths) for p in topology.placements())
-    files = {paths.nats_conf(r.name): render_nats_conf(topology, r, paths) for r in topology.replicas}
+    programs = tuple(program_for(topology, p, paths, credentials) for p in topology.placements())
+    files = {
+        paths.nats_conf(r.name): render_nats_conf(topology, r, paths, credentials) for r in topology.replicas
+    }
     files[paths.topology_snapshot] = topology.model_dump_json(indent=2) + "\n"
     files[paths.supervisord_conf] = render_supervisord_conf(topology, paths, programs)
     return RenderedCluster(programs=programs, files=files)
@@ -182,5 +202,4 @@ def render_cluster(topology: Topology, paths: StatePaths) -> RenderedCluster:
 def write_rendered(rendered: RenderedCluster, paths: StatePaths) -> None:
     paths.make_dirs()
     for path, text in rendered.files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        write_private(path, text)

@@ -61,10 +61,14 @@ def test_up_reports_every_nats_server_ready(cluster: Cluster) -> None:
         assert "RUNNING" in line
         assert cluster.topology.nats_url(replica) in line
     assert "9/9 programs RUNNING" in result.stdout
+    replicas = ("cp-1", "cp-2", "cp-3")
+    members = [row for row in map(str.split, result.stdout.splitlines()) if row and row[0] in replicas]
+    assert [m[0] for m in members] == list(replicas), result.stdout
+    assert sum("leader" in m for m in members) == 1
 
 
 async def test_a_message_published_on_one_server_reaches_a_subscriber_on_another(cluster: Cluster) -> None:
-    first, second = cluster.topology.nats_urls()[:2]
+    first, second = cluster.nats_urls()[:2]
     publisher = await nats.connect(servers=[first], allow_reconnect=False)
     subscriber = await nats.connect(servers=[second], allow_reconnect=False)
     try:
@@ -138,7 +142,7 @@ def test_supervisord_restarts_a_killed_nats_server(cluster: Cluster) -> None:
     new_pid = cluster.pids()[name]
     assert new_pid != old_pid
     assert not pid_alive(old_pid)
-    url = cluster.topology.nats_url(cluster.topology.replica("cp-2"))
+    url = cluster.nats_urls()[1]  # cp-2's, logged in
 
     async def connects() -> None:
         client = await nats.connect(servers=[url], allow_reconnect=False)
