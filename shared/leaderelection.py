@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -108,6 +109,23 @@ class LeaseLock(Protocol):
 
 
 # --- the pure decisions --------------------------------------------------------------------------------
+
+
+IDENTITY_SEPARATOR = "_"
+
+
+def unique_identity(replica: str) -> str:
+    """``cp-1_3f2a9c1e``: a process's identity, as client-go makes ``<hostname>_<uuid>``.
+
+    Each process needs its own: a replica restarted by its supervisor must not take over the Lease its
+    dead predecessor held as if it were still the same leader (the standbys would never get a turn, and
+    the new process would start leading without the old one's lease having run out)."""
+    return f"{replica}{IDENTITY_SEPARATOR}{uuid.uuid4().hex[:8]}"
+
+
+def replica_of(identity: str) -> str:
+    """The replica a holder identity names: ``cp-1`` for ``cp-1_3f2a9c1e`` (and for a bare ``cp-1``)."""
+    return identity.split(IDENTITY_SEPARATOR, 1)[0]
 
 
 def held_by_other(record: LeaseRecord, identity: str, observed_at: float, now: float) -> bool:

@@ -21,7 +21,7 @@ from services.apiserver.auth import (
 from services.controller_manager.manager import ControllerManager, ManagerOptions, registry
 from shared.apiclient import ApiClient
 from shared.config import ServiceFlags, die, parse_flags
-from shared.leaderelection import ApiLeaseLock, LeaderElectionConfig, LeaderElector
+from shared.leaderelection import ApiLeaseLock, LeaderElectionConfig, LeaderElector, unique_identity
 from shared.lifecycle import run_service
 from shared.logging import configure, get_logger
 
@@ -85,7 +85,7 @@ async def main(flags: ControllerManagerFlags, election: LeaderElectionConfig, st
 
     try:
         lock = ApiLeaseLock(client, SYSTEM_NAMESPACE, CONTROLLER_MANAGER_LEASE)
-        elector = LeaderElector(lock, flags.name, election)
+        elector = LeaderElector(lock, unique_identity(flags.name), election)
         log.info("controller-manager ready", replica=flags.name, controllers=",".join(options.controllers))
         while not stop.is_set():
             if await elector.run(lead, stop):

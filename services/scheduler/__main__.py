@@ -17,7 +17,7 @@ from services.scheduler.scheduler import Scheduler
 from shared.apiclient import ApiClient, resource
 from shared.config import ServiceFlags, die, parse_flags
 from shared.informer import Informer
-from shared.leaderelection import ApiLeaseLock, LeaderElectionConfig, LeaderElector
+from shared.leaderelection import ApiLeaseLock, LeaderElectionConfig, LeaderElector, unique_identity
 from shared.lifecycle import run_service
 from shared.logging import configure, get_logger
 
@@ -62,7 +62,7 @@ async def main(
         if not (await nodes.wait_for_sync(SYNC_TIMEOUT) and await pods.wait_for_sync(SYNC_TIMEOUT)):
             raise SystemExit("error: the pod and node informers did not sync")
         lock = ApiLeaseLock(client, SYSTEM_NAMESPACE, SCHEDULER_LEASE)
-        elector = LeaderElector(lock, flags.name, election)
+        elector = LeaderElector(lock, unique_identity(flags.name), election)
         log.info("scheduler ready", replica=flags.name, **describe(framework))
         while not stop.is_set():
             if await elector.run(scheduler.run, stop):

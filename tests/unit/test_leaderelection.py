@@ -21,6 +21,8 @@ from shared.leaderelection import (
     held_by_other,
     next_record,
     released,
+    replica_of,
+    unique_identity,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -287,3 +289,10 @@ async def test_two_candidates_never_lead_at_once() -> None:
     for r in replicas:
         r.stop.set()
     await settle()
+
+
+def test_each_process_of_a_replica_has_its_own_identity_naming_the_replica() -> None:
+    first, restarted = unique_identity("cp-1"), unique_identity("cp-1")
+    assert first != restarted
+    assert replica_of(first) == replica_of(restarted) == "cp-1"
+    assert replica_of("cp-2") == "cp-2"
