@@ -23,7 +23,7 @@ import asyncio
 import itertools
 import random
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +40,7 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 _SEQ = struct.Struct(">Q")
+_IDS = random.SystemRandom()
 
 
 class StateMachine(Protocol):
@@ -86,6 +87,16 @@ class DriverConfig:
             raise ValueError("tick_interval must be positive")
         if self.snapshot_entries < 1 or self.catch_up_entries < 0:
             raise ValueError("snapshot_entries must be ≥ 1 and catch_up_entries ≥ 0")
+
+
+def proposal_sequence() -> Iterator[int]:
+    """This process's proposal numbers: counting up from a random start.
+
+    A member that restarts replays entries it proposed in its previous life; were the numbers to restart
+    at 1, a replayed entry could answer a new proposal with the same number — acknowledging a write
+    before it is applied, with another write's revision. A random 62-bit start makes that collision
+    as unlikely as a UUID's."""
+    return itertools.count(_IDS.getrandbits(62) + 1)
 
 
 def wrap_proposal(origin: str, seq: int, payload: bytes) -> bytes:
@@ -154,7 +165,7 @@ class RaftMember:
         self._durable: DurableState | None = None
         self._inbox: list[Message] = []
         self._wake = asyncio.Event()
-        self._seq = itertools.count(1)
+        self._seq = proposal_sequence()
         self._proposals: dict[int, asyncio.Future[Any]] = {}
         self._reads: dict[bytes, asyncio.Future[int]] = {}
         self._read_batch: asyncio.Future[int] | None = None
