@@ -65,6 +65,12 @@ bench-api: install
 bench-proxy: install
 	$(BIN)/python bench/proxy.py
 
+# Every built-in resilience experiment against the running cluster (`make up` first): a summary table,
+# and a report per experiment (result.json, summary.txt, plot.png) under .kubenats/experiments/.
+.PHONY: experiments
+experiments: install
+	$(KUBENATS) experiment run experiments/*.yaml
+
 .PHONY: bench-node-failure
 bench-node-failure: install
 	$(BIN)/python bench/node_failure.py $(ARGS)

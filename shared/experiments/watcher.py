@@ -1,0 +1,160 @@
+"""Watching the cluster during an experiment: every change worth a timeline line, stamped when seen.
+
+Each source is polled in a task of its own (a request that hangs on a dead replica holds up only its
+source): the etcd leader, the leader Leases, Nodes (Ready and taints), pods (phase, created, deleted)
+and supervisord's programs. Polling rather than watching keeps the observer simple and alive through the
+very faults it observes; its resolution is the poll interval. The pure ``diff_*`` functions say what
+changed between two observations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.apiclient import resource
+from shared.experiments.cluster import ClusterHandle
+from shared.experiments.probes import LEASES, lease_holder, node_ready
+from shared.experiments.records import Recording, Source
+from shared.experiments.tasks import Tasks
+
+NODES = resource("", "v1", "nodes")
+PODS = resource("", "v1", "pods")
+WATCHED_LEASES = {"kube-scheduler": "scheduler", "kube-controller-manager": "controller-manager"}
+
+Change = tuple[str, bool]
+"""A timeline line and whether it is the cluster reacting."""
+
+
+def diff_leader(before: str | None, after: str, what: str) -> list[Change]:
+    """``before`` is None on the first observation (not a change), '' when nobody led."""
+    if before is None or before == after:
+        return []
+    return [(f"{what} leader {after}" if after else f"{what} has no leader", True)]
+
+
+def node_view(node: dict[str, Any]) -> tuple[bool, frozenset[str]]:
+    taints = node.get("spec", {}).get("taints") or []
+    return node_ready(node), frozenset(f"{t.get('key')}:{t.get('effect')}" for t in taints)
+
+
+def diff_nodes(
+    before: Mapping[str, tuple[bool, frozenset[str]]] | None, after: Mapping[str, tuple[bool, frozenset[str]]]
+) -> list[Change]:
+    if before is None:
+        return []
+    changes: list[Change] = []
+    for name, (ready, taints) in sorted(after.items()):
+        old = before.get(name)
+        if old is None:
+            changes.append((f"node {name} registered", True))
+            continue
+        if old[0] != ready:
+            changes.append((f"node {name} {'Ready' if ready else 'NotReady'}", True))
+        changes += [(f"node {name} tainted {t}", True) for t in sorted(taints - old[1])]
+        changes += [(f"node {name} untainted {t}", True) for t in sorted(old[1] - taints)]
+    changes += [(f"node {name} deleted", True) for name in sorted(set(before) - set(after))]
+    return changes
+
+
+def diff_pods(before: Mapping[str, str] | None, after: Mapping[str, str]) -> list[Change]:
+    """Pods by ``namespace/name`` → phase: created, phase changes, deleted."""
+    if before is None:
+        return []
+    changes: list[Change] = []
+    for name, phase in sorted(after.items()):
+        if name not in before:
+            changes.append((f"pod {name} created ({phase})", True))
+        elif before[name] != phase:
+            changes.append((f"pod {name} {phase}", True))
+    changes += [(f"pod {name} deleted", True) for name in sorted(set(before) - set(after))]
+    return changes
+
+
+def diff_processes(
+    before: Mapping[str, tuple[str, int]] | None, after: Mapping[str, tuple[str, int]]
+) -> list[Change]:
+    """Programs → (state, pid). supervisord's own moves are not the cluster reacting, so no reactions."""
+    if before is None:
+        return []
+    changes: list[Change] = []
+    for name, (state, pid) in sorted(after.items()):
+        old = before.get(name)
+        if old is not None and old[0] != state:
+            changes.append((f"{name} {state}" + (f" (pid {pid})" if pid else ""), False))
+    return changes
+
+
+class Watcher:
+    def __init__(self, handle: ClusterHandle, recording: Recording, interval: float = 0.25) -> None:
+        self.handle = handle
+        self.recording = recording
+        self.interval = interval
+        self._tasks = Tasks()
+
+    def start(self) -> None:
+        sources: list[tuple[Source, Callable[[], Awaitable[Any]], Callable[[Any, Any], list[Change]]]] = [
+            ("etcd", self._etcd_leader, lambda b, a: diff_leader(b, a, "etcd")),
+            ("process", self._processes, diff_processes),
+        ]
+        if self.handle.api is not None:
+            for lease, component in WATCHED_LEASES.items():
+                if self.handle.runs(component):
+                    sources.append(("lease", self._holder(lease), self._lease_diff(component)))
+            sources.append(("node", self._nodes, diff_nodes))
+            sources.append(("pod", self._pods, diff_pods))
+        for source in sources:
+            self._tasks.start(self._poll(*source))
+
+    async def stop(self) -> None:
+        await self._tasks.stop()
+
+    @staticmethod
+    def _lease_diff(component: str) -> Callable[[Any, Any], list[Change]]:
+        return lambda before, after: diff_leader(before, after, component)
+
+    async def _poll(
+        self, source: Source, observe: Callable[[], Awaitable[Any]], diff: Callable[[Any, Any], list[Change]]
+    ) -> None:
+        last: Any = None
+        while not self._tasks.stopping.is_set():
+            try:
+                now = await observe()
+            except Exception:  # an unreachable source is itself part of the fault: look again shortly
+                now = last
+            else:
+                for text, reaction in diff(last, now):
+                    self.recording.event(source, text, reaction=reaction)
+            last = now
+            await self._tasks.sleep(self.interval)
+
+    async def _etcd_leader(self) -> str:
+        status = await self.handle.quick_etcd(1.0).status()
+        return next((m.name for m in status.members if m.id == status.leader), "")
+
+    def _holder(self, lease: str) -> Callable[[], Awaitable[str]]:
+        async def observe() -> str:
+            assert self.handle.api is not None
+            return lease_holder(await self.handle.api.get(LEASES, lease, "kube-system"), datetime.now(UTC))
+
+        return observe
+
+    async def _nodes(self) -> dict[str, tuple[bool, frozenset[str]]]:
+        assert self.handle.api is not None
+        return {n["metadata"]["name"]: node_view(n) for n in (await self.handle.api.list(NODES))["items"]}
+
+    async def _pods(self) -> dict[str, str]:
+        assert self.handle.api is not None
+        pods = (await self.handle.api.list(PODS))["items"]
+        return {
+            f"{p['metadata'].get('namespace', '')}/{p['metadata']['name']}": str(
+                p.get("status", {}).get("phase", "")
+            )
+            for p in pods
+        }
+
+    async def _processes(self) -> dict[str, tuple[str, int]]:
+        processes = await asyncio.to_thread(self.handle.control.processes)
+        return {p.name: (p.state, p.pid) for p in processes}
