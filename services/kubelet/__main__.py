@@ -117,6 +117,7 @@ class KubeletFlags(ServiceFlags):
             lease_seconds=self.lease_seconds,
             status_interval=self.status_interval,
             backoff_scale=self.backoff_scale,
+            node_events=not self.nodes,  # hollow nodes record only their pods' events
         )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from services.kubelet import events as ev
 from services.kubelet.admission import AdmitResult, admit, used_resources
 from services.kubelet.backoff import BackOffPolicy
 from services.kubelet.heartbeat import NodePresence
@@ -49,6 +50,9 @@ class KubeletOptions:
     status_interval: float = 10.0
     relist_period: float = 1.0
     backoff_scale: float = 1.0
+    node_events: bool = True
+    """Record the node's own events (Starting, NodeReady); hollow nodes leave them out, so that hundreds
+    of nodes starting at once write nothing but their pods' events."""
 
 
 class Kubelet:
@@ -72,6 +76,7 @@ class Kubelet:
         self.records: dict[str, PodRecord] = {}
         self.crashed = False
         self.partitioned = False
+        self.events = ev.EventRecorder(api, self.name, clock, can_send=lambda: self.connected)
         # Runtime times are monotonic seconds; one fixed offset turns them into stable wall times.
         self._wall0, self._mono0 = clock.now(), clock.monotonic()
         self.informer = self._new_informer()
@@ -108,6 +113,7 @@ class Kubelet:
             statuses=self.statuses,
             admit=self._admit,
             to_wall=self.to_wall,
+            events=self.events,
         )
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -115,6 +121,9 @@ class Kubelet:
     async def start(self, stagger: float = 0.0) -> None:
         """Register (retrying until the API server answers), then start every loop."""
         await self._register_until_done()
+        if self.options.node_events:
+            self.events.event(self._node_ref(), ev.NORMAL, "Starting", "Starting kubelet.")
+            self._node_readiness(None)
         await self.informer.start()
         spread = stagger or random.uniform(0, 1)
         self._loops = [
@@ -134,6 +143,8 @@ class Kubelet:
         await cancel_all(loops)
         await self.stop_informer()
         await self.workers.stop()
+        await self.events.flush()
+        await self.events.stop()
 
     async def stop_informer(self) -> None:
         # Bounded: a list or watch request that swallowed its cancellation must not hold up a stop.
@@ -173,7 +184,20 @@ class Kubelet:
 
     async def _report(self) -> None:
         if self.connected:
+            was_ready = self.presence.ready
             await self.presence.report(await self.health())
+            self._node_readiness(was_ready)
+
+    def _node_ref(self) -> ev.Involved:
+        # As Kubernetes: an event about a node names the node as its uid.
+        return ev.Involved("Node", "", self.name, self.name)
+
+    def _node_readiness(self, was_ready: bool | None) -> None:
+        """``NodeReady``/``NodeNotReady`` when the Ready status last reported changed."""
+        ready = self.presence.ready
+        if self.options.node_events and ready is not None and ready is not was_ready:
+            reason = "NodeReady" if ready else "NodeNotReady"
+            self.events.event(self._node_ref(), ev.NORMAL, reason, ev.node_status_message(self.name, ready))
 
     async def health(self) -> NodeHealth:
         try:

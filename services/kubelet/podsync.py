@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
+from services.kubelet import events as ev
 from services.kubelet.admission import REJECTED_PREFIX, AdmitResult
 from services.kubelet.ipam import PodIPAllocator
 from services.kubelet.podstatus import PodNetwork, ToWall, compute_status, rejected_status
@@ -20,6 +22,7 @@ from services.kubelet.probes import ContainerProbes
 from services.kubelet.records import ContainerRecord, PodRecord
 from services.kubelet.statusmanager import StatusManager
 from services.runtime import api as cri
+from services.runtime.catalogue import image_profile
 from shared.clock import Clock
 from shared.errors import ApiError
 from shared.logging import get_logger
@@ -73,6 +76,7 @@ class PodSyncer:
     statuses: StatusManager
     admit: Admit
     to_wall: ToWall
+    events: ev.EventRecorder
 
     # --- the sync ------------------------------------------------------------------------------------
 
@@ -84,6 +88,7 @@ class PodSyncer:
             if not verdict.admitted:
                 record.terminal = True
                 log.info("pod rejected", pod=record.key, reason=verdict.reason)
+                self.events.event(_pod_ref(record), ev.WARNING, verdict.reason, verdict.message)
                 now = self.clock.now()
                 status = rejected_status(pod, verdict.reason, REJECTED_PREFIX + verdict.message, now)
                 await self.statuses.set(pod, status)
@@ -199,6 +204,7 @@ class PodSyncer:
         if current.state == cri.ContainerState.CREATED:
             await self.runtime.start_container(current.id)
             container.current = await self.runtime.container_status(current.id)
+            self._container_event(record, container, ev.NORMAL, "Started", "Container started")
             return 0.0
         if current.state != cri.ContainerState.EXITED:
             return 0.0
@@ -208,6 +214,10 @@ class PodSyncer:
             container.waiting_reason, container.waiting_message = "", ""
             return 0.0
         if container.backoff.waiting(now):
+            if container.last_exit is None or container.last_exit.id != current.id:
+                # Once per exit, not per sync: a status write wakes the worker again meanwhile.
+                message = ev.backoff_message(container.name, record.name, record.namespace, record.uid)
+                self._container_event(record, container, ev.WARNING, "BackOff", message)
             container.waiting_reason = "CrashLoopBackOff"
             container.waiting_message = container.backoff.message(
                 container.name, record.name, record.namespace, record.uid
@@ -234,12 +244,8 @@ class PodSyncer:
             container.restart_count += 1
             container.ran_before = False
         container.waiting_reason, container.waiting_message = "ContainerCreating", ""
-        try:
-            pulled = await self.runtime.pull_image(container.spec.image)
-        except ApiError as error:
-            if error.code >= 500:
-                raise
-            container.waiting_reason, container.waiting_message = "ErrImagePull", error.message
+        pulled = await self._pull(record, container)
+        if pulled is None:
             container.retry_at = now + PULL_RETRY * container.backoff.policy.scale
             return container.retry_at
         container.image_ref, container.retry_at = pulled.image_ref, None
@@ -255,12 +261,51 @@ class PodSyncer:
         )
         container_id = await self.runtime.create_container(record.sandbox_id, config)
         container.container_id = container_id
+        self._container_event(record, container, ev.NORMAL, "Created", "Container created")
         await self.runtime.start_container(container_id)
         container.current = await self.runtime.container_status(container_id)
+        self._container_event(record, container, ev.NORMAL, "Started", "Container started")
         container.waiting_reason = ""
         container.probes = ContainerProbes.for_container(container.spec, self.clock.monotonic())
         log.debug("container started", pod=record.key, container=container.name, attempt=config.attempt)
         return container.probes.next_due() or 0.0
+
+    async def _pull(self, record: PodRecord, container: ContainerRecord) -> cri.PullImageReply | None:
+        """Pull the container's image, with Kubernetes' events; None when the pull failed."""
+        image, pulling = container.spec.image, ev.pulling_message(container.spec.image)
+        began, began_wall = self.clock.monotonic(), self.clock.now()
+        try:
+            pulled = await self.runtime.pull_image(image)
+        except ApiError as error:
+            if error.code >= 500:
+                raise
+            container.waiting_reason, container.waiting_message = "ErrImagePull", error.message
+            self._container_event(record, container, ev.NORMAL, "Pulling", pulling, began_wall)
+            message = ev.pull_failed_message(image, error.message)
+            self._container_event(record, container, ev.WARNING, "Failed", message)
+            return None
+        if not pulled.pulled:
+            self._container_event(record, container, ev.NORMAL, "Pulled", ev.present_message(image))
+            return pulled
+        # Recorded once the runtime says a pull happened, stamped with the time it began.
+        self._container_event(record, container, ev.NORMAL, "Pulling", pulling, began_wall)
+        took = self.clock.monotonic() - began
+        message = ev.pulled_message(image, took, image_profile(image).size)
+        self._container_event(record, container, ev.NORMAL, "Pulled", message)
+        return pulled
+
+    def _container_event(
+        self,
+        record: PodRecord,
+        container: ContainerRecord,
+        event_type: str,
+        reason: str,
+        message: str,
+        at: datetime | None = None,
+    ) -> None:
+        path = ev.container_path(container.name, container.init)
+        involved = ev.Involved("Pod", record.namespace, record.name, record.uid, path)
+        self.events.event(involved, event_type, reason, message, at)
 
     async def _probe(self, pod: Pod, record: PodRecord, wakes: list[float]) -> None:
         """Run the probes that are due; a failed liveness or startup probe kills the container."""
@@ -270,13 +315,18 @@ class PodSyncer:
             for kind in container.probes.due(self.clock.monotonic()):
                 try:
                     reply = await self.runtime.probe(container.container_id, kind)
-                    success = reply.success
+                    success, output = reply.success, reply.message
                 except ApiError as error:
                     if error.code >= 500:
                         raise
-                    success = False
+                    success, output = False, error.message
+                if not success:
+                    message = ev.probe_failed_message(kind.value, output)
+                    self._container_event(record, container, ev.WARNING, "Unhealthy", message)
                 if container.probes.record(kind, success, self.clock.monotonic()):
                     log.info("probe failed, killing container", pod=record.key, container=container.name)
+                    message = ev.probe_kill_message(container.name, kind.value)
+                    self._container_event(record, container, ev.NORMAL, "Killing", message)
                     grace = pod.spec.termination_grace_period_seconds or 0
                     await self.runtime.stop_container(container.container_id, float(grace))
                     container.current = await self.runtime.container_status(container.container_id)
@@ -302,6 +352,9 @@ class PodSyncer:
         grace = float(pod.metadata.deletion_grace_period_seconds or 0)
         if record.sandbox_id:
             await self._refresh(record)
+            for container in record.running():
+                message = ev.stopping_message(container.name)
+                self._container_event(record, container, ev.NORMAL, "Killing", message)
             await self._stop_all(record, grace)
             await self.runtime.stop_pod_sandbox(record.sandbox_id)
         for container in record.containers():
@@ -329,3 +382,7 @@ class PodSyncer:
             await self.runtime.stop_pod_sandbox(record.sandbox_id)
             await self.runtime.remove_pod_sandbox(record.sandbox_id)
         self.ipam.release(record.uid)
+
+
+def _pod_ref(record: PodRecord) -> ev.Involved:
+    return ev.Involved("Pod", record.namespace, record.name, record.uid)
