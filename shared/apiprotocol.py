@@ -38,6 +38,7 @@ PatchType = Literal[
     "application/merge-patch+json",
     "application/json-patch+json",
     "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
 ]
 
 
@@ -53,6 +54,12 @@ class ApiRequest(BaseModel):
     )
     patch: Any = Field(default=None, description="the patch document (patch; status/scale patches)")
     patch_type: PatchType = Field(default="application/merge-patch+json", alias="patchType")
+    field_manager: str = Field(
+        default="",
+        alias="fieldManager",
+        description="writes: the manager recorded in managedFields ('unknown' if empty); required to apply",
+    )
+    force: bool = Field(default=False, description="apply: take over fields other managers own")
     label_selector: str = Field(default="", alias="labelSelector")
     field_selector: str = Field(default="", alias="fieldSelector")
     resource_version: str = Field(

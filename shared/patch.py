@@ -1,6 +1,8 @@
 """JSON merge patch (RFC 7386) and JSON patch (RFC 6902) on plain JSON values, for the API's patch verb.
 
 Strategic merge patch lives in :mod:`shared.strategicpatch`; :func:`apply_patch` dispatches to all three.
+Server-side apply (:data:`APPLY_PATCH`) needs the object's field owners as well, so it lives in
+:mod:`shared.ssa` and is refused here.
 
 Every function here is pure: it returns a new document and never changes, or shares structure with, the
 document or patch it was given — a caller may mutate the result freely. A JSON patch is atomic because it
@@ -21,6 +23,7 @@ from shared.patchmeta import schema_for
 from shared.strategicpatch import StrategicPatchError, strategic_merge
 
 __all__ = [
+    "APPLY_PATCH",
     "JSON",
     "JSON_PATCH",
     "MAX_JSON_PATCH_OPERATIONS",
@@ -42,6 +45,8 @@ JSON: TypeAlias = dict[str, "JSON"] | list["JSON"] | str | int | float | bool | 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+# Server-side apply is not a patch of a document alone: it needs the field owners (shared.ssa.apply).
+APPLY_PATCH = "application/apply-patch+yaml"
 SUPPORTED_PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH)
 # kube-apiserver's limit, which bounds the work one request can ask for.
 MAX_JSON_PATCH_OPERATIONS = 10_000
@@ -362,6 +367,8 @@ def apply_patch(doc: JSON, patch: JSON | bytes, content_type: str) -> JSON:
     as the document's kind declares (:mod:`shared.patchmeta`); any other type is refused with 415.
     """
     media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == APPLY_PATCH:
+        raise PatchError("apply patches are served on the object itself, not on this subresource", code=415)
     if media_type not in SUPPORTED_PATCH_TYPES:
         raise PatchError(
             f"unsupported patch type {media_type!r}: the body of the request was in an unknown format - "

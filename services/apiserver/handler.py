@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from services.apiserver.auth import Attributes, Authorizer, TokenAuthenticator, UserInfo, node_name
+from services.apiserver.fieldmanager import server_side_apply, writing_as
 from services.apiserver.kubelets import KubeletClient
 from services.apiserver.logs import read_log
 from services.apiserver.metrics import METRICS_RESOURCES, MetricsSource
@@ -30,6 +31,7 @@ from services.apiserver.watches import WatchCaches
 from shared.apiprotocol import SUBRESOURCE_VERBS, ApiRequest
 from shared.errors import ApiError
 from shared.models import ResourceType
+from shared.patch import APPLY_PATCH
 
 # The pod a node's request is about: looked up before authorizing, read by the authorizer's callback.
 _pod_node: contextvars.ContextVar[tuple[str, str, str | None] | None] = contextvars.ContextVar(
@@ -130,6 +132,11 @@ class RequestHandler:
         return pod[2]
 
     async def dispatch(self, r: Route, request: ApiRequest) -> Object:
+        # Writes record the request's field manager in managedFields (services.apiserver.fieldmanager).
+        with writing_as(request.field_manager, r.verb if r.verb in ("status", "scale") else ""):
+            return await self._dispatch(r, request)
+
+    async def _dispatch(self, r: Route, request: ApiRequest) -> Object:
         reg, rt, ns, name = self.registry, r.rt, request.namespace, request.name
         if rt in METRICS_RESOURCES:
             return await self.metrics.serve(rt, r.verb, ns, name, request.label_selector)
@@ -151,6 +158,10 @@ class RequestHandler:
                 )
             case "update":
                 return await reg.update(rt, ns, name, request.body)
+            case "patch" if request.patch_type == APPLY_PATCH:
+                return await server_side_apply(
+                    reg, rt, ns, name, request.patch, request.field_manager, force=request.force
+                )
             case "patch":
                 return await reg.patch(rt, ns, name, request.patch, request.patch_type)
             case "delete":

@@ -19,6 +19,7 @@ from typing import Any
 from services.apiserver.admission import Admission
 from services.apiserver.defaults import DEFAULT_TOLERATION_SECONDS, apply_defaults
 from services.apiserver.deletion import is_finalized, mark_for_deletion, with_propagation_finalizer
+from services.apiserver.fieldmanager import owned_on_write
 from services.apiserver.objects import (
     Object,
     deep,
@@ -171,7 +172,7 @@ class Registry:
     # --- create -------------------------------------------------------------------------------------
 
     async def create(self, rt: ResourceType, namespace: str, body: Object | None) -> Object:
-        obj = self._check_body(rt, namespace, body)
+        obj = self.check_body(rt, namespace, body)
         meta = metadata(obj)
         for server_owned in (
             "uid",
@@ -197,6 +198,7 @@ class Registry:
             if errors:
                 raise to_status_error(rt.kind, metadata(candidate).get("name", ""), errors)
             await self.admission.admit_create(rt, candidate)
+            candidate = owned_on_write(rt, None, candidate, self.now())
             final_name = metadata(candidate)["name"]
             try:
                 created = await self.storage.create(
@@ -216,7 +218,7 @@ class Registry:
     # --- update and patch -----------------------------------------------------------------------------
 
     async def update(self, rt: ResourceType, namespace: str, name: str, body: Object | None) -> Object:
-        obj = self._check_body(rt, namespace, body)
+        obj = self.check_body(rt, namespace, body)
         if metadata(obj).get("name") != name:
             raise ApiError(
                 400,
@@ -262,7 +264,7 @@ class Registry:
 
     async def update_status(self, rt: ResourceType, namespace: str, name: str, body: Object | None) -> Object:
         self._require_status(rt)
-        obj = self._check_body(rt, namespace, body)
+        obj = self.check_body(rt, namespace, body)
         wanted = parse_resource_version(str(metadata(obj).get("resourceVersion", "")))
 
         async def mutate(current: Object) -> Object:
@@ -277,7 +279,7 @@ class Registry:
         left with none is removed."""
         if rt.plural != "namespaces":
             raise ApiError(405, f"{rt.plural} have no finalize subresource", reason="MethodNotAllowed")
-        obj = self._check_body(rt, "", body)
+        obj = self.check_body(rt, "", body)
         finalizers = (obj.get("spec") or {}).get("finalizers") or []
 
         async def mutate(current: Object) -> Object:
@@ -341,6 +343,9 @@ class Registry:
 
         async def guarded(current: Object) -> Object | None:
             new = await mutate(current)
+            if new == current:
+                return None
+            new = owned_on_write(rt, current, new, self.now())
             return None if new == current else new
 
         try:
@@ -424,7 +429,7 @@ class Registry:
             return ""
         return namespace or "default"
 
-    def _check_body(self, rt: ResourceType, namespace: str, body: Object | None) -> Object:
+    def check_body(self, rt: ResourceType, namespace: str, body: Object | None) -> Object:
         if not isinstance(body, dict):
             raise ApiError(400, f"a {rt.kind} object is required in the request body")
         obj = deep(body)

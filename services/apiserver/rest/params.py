@@ -20,10 +20,16 @@ from pydantic import ValidationError
 
 from shared.apiprotocol import ApiRequest
 from shared.errors import ApiError, from_validation_error
-from shared.patch import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, PatchError, decode_patch
+from shared.patch import (
+    APPLY_PATCH,
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC_MERGE_PATCH,
+    PatchError,
+    decode_patch,
+)
 
-PATCH_TYPES = (MERGE_PATCH, JSON_PATCH, STRATEGIC_MERGE_PATCH)
-APPLY_PATCH = "application/apply-patch+yaml"
+PATCH_TYPES = (MERGE_PATCH, JSON_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH)
 FIELD_VALIDATIONS = ("Strict", "Warn", "Ignore")
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 _REQUEST_PARAMS = {
@@ -34,6 +40,7 @@ _REQUEST_PARAMS = {
     "continue": "continue",
     "gracePeriodSeconds": "gracePeriodSeconds",
     "propagationPolicy": "propagationPolicy",
+    "fieldManager": "fieldManager",
 }
 
 
@@ -80,6 +87,8 @@ def read_query(query: Mapping[str, str], *, watch: bool) -> tuple[dict[str, Any]
     if (timeout := query.get("timeoutSeconds")) not in (None, ""):
         options.timeout_seconds = _int("timeoutSeconds", str(timeout))
     options.include_object = query.get("includeObject") or "Metadata"
+    if "force" in query:
+        fields["force"] = truthy(query.get("force"))
     if not watch and query.get("resourceVersionMatch"):
         fields["resourceVersionMatch"] = query["resourceVersionMatch"]
     if watch:
@@ -114,6 +123,12 @@ def _check_watch_list(query: Mapping[str, str], fields: dict[str, Any]) -> None:
             "sendInitialEvents is provided",
             reason="Invalid",
         )
+
+
+def default_field_manager(user_agent: str) -> str:
+    """The field manager of a write that names none: its client's name (``kubectl`` for
+    ``kubectl/v1.37.1 (linux/amd64) …``), as kube-apiserver derives it; '' without a user agent."""
+    return user_agent.split("/", 1)[0].strip()[:128]
 
 
 def build_request(fields: dict[str, Any]) -> ApiRequest:
@@ -176,12 +191,11 @@ def _field_problems(problems: list[str], options: RestOptions) -> None:
 def decode_patch_body(data: bytes, content_type: str | None) -> tuple[Any, str]:
     kind = media_type(content_type)
     if kind == APPLY_PATCH:
-        raise ApiError(
-            415,
-            "server-side apply (application/apply-patch+yaml) is not served yet: use client-side "
-            "kubectl apply (without --server-side)",
-            reason="UnsupportedMediaType",
-        )
+        # An applied configuration is YAML (kubectl sends JSON, which YAML reads too).
+        try:
+            return yaml.safe_load(data), kind
+        except yaml.YAMLError as error:
+            raise ApiError(400, f"error decoding YAML body: {error}") from None
     if kind not in PATCH_TYPES:
         raise unsupported_media_type(kind, PATCH_TYPES)
     try:

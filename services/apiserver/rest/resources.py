@@ -26,6 +26,7 @@ from services.apiserver.rest.params import (
     decode_delete_options,
     decode_object,
     decode_patch_body,
+    default_field_manager,
     read_query,
     truthy,
 )
@@ -35,6 +36,7 @@ from services.apiserver.rest.tables import as_table, event_as_table
 from shared.apiprotocol import AUTHORIZATION_HEADER, ApiRequest
 from shared.errors import too_large
 from shared.logging import get_logger
+from shared.patch import APPLY_PATCH
 
 log = get_logger(__name__)
 
@@ -61,6 +63,9 @@ async def serve(handler: RequestHandler, request: web.Request) -> web.StreamResp
         )
     elif request.method in ("POST", "PUT"):
         fields["body"] = decode_object(await _body(request), request.headers.get("Content-Type"), options)
+    if not fields.get("fieldManager") and fields.get("patchType") != APPLY_PATCH:
+        # Kubernetes names a writer that gives no manager after its client; an apply must name one.
+        fields["fieldManager"] = default_field_manager(request.headers.get("User-Agent", ""))
     authorization = request.headers.get(AUTHORIZATION_HEADER)
     table = accepts_table(request.headers.get("Accept", ""))
     if r.verb == "watch":
