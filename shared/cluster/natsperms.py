@@ -106,10 +106,11 @@ def component_role(component: str, host: str) -> Role:
     own_node = node_all(host)
     roles = {
         # The store: client requests in queue group etcd, requests to itself, its Raft messages, watch
-        # streams to its clients' inboxes; it forwards to and asks its peers.
+        # streams to its clients' inboxes; it forwards to and asks its peers; its Raft honours network
+        # partitions (chaos).
         "etcd": Role(
             publish=(STORE, RAFT, PRIVATE_INBOXES, DEFAULT_INBOXES),
-            subscribe=(STORE, raft_of(host), MICRO),
+            subscribe=(STORE, raft_of(host), MICRO, CHAOS),
             responses=True,
             store=True,
         ),

@@ -19,6 +19,9 @@ ROLES = frozenset({"etcd-leader", "etcd-follower", "scheduler-leader", "controll
 """Targets that name a process by what it currently does rather than where it runs."""
 PROGRAM = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)+$")
 NODE_ACTIONS = ("crash", "recover", "partition", "heal")
+REPLICA = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+REST = "rest"
+"""In a partition's groups: every etcd member no other group names."""
 
 
 class _ActionSpec(BaseModel):
@@ -131,6 +134,34 @@ class Chaos(_ActionSpec):
         return "chaos reset"
 
 
+class Partition(_ActionSpec):
+    """Publish ``chaos.network.partition``: replicas in different groups cannot reach each other.
+
+    A group names replicas (``cp-1``), roles resolved to their replica when the action runs
+    (``etcd-leader``), or ``rest``: every etcd member named in no other group. ``chaos reset`` heals it."""
+
+    type: Literal["partition"]
+    groups: list[list[str]] = Field(min_length=2)
+
+    @field_validator("groups")
+    @classmethod
+    def _known_members(cls, groups: list[list[str]]) -> list[list[str]]:
+        names = [name for group in groups for name in group]
+        if any(not group for group in groups):
+            raise ValueError("a group names at least one replica, role or rest")
+        for name in names:
+            if not (name in ROLES or name == REST or REPLICA.match(name)):
+                raise ValueError(
+                    f"{name!r} is not a replica name (cp-1), a role ({', '.join(sorted(ROLES))}) or {REST}"
+                )
+        if names.count(REST) > 1:
+            raise ValueError(f"{REST} may appear once")
+        return groups
+
+    def describe(self) -> str:
+        return "partition " + " | ".join(", ".join(group) for group in self.groups)
+
+
 class Wait(_ActionSpec):
     type: Literal["wait"]
     seconds: float = Field(ge=0)
@@ -168,5 +199,6 @@ class Expect(_ActionSpec):
 
 
 Action = Annotated[
-    Kill | Pause | Resume | Restart | Start | Chaos | Wait | Scale | Expect, Field(discriminator="type")
+    Kill | Pause | Resume | Restart | Start | Chaos | Partition | Wait | Scale | Expect,
+    Field(discriminator="type"),
 ]

@@ -19,6 +19,7 @@ from shared.experiments.action_specs import (
     Chaos,
     Expect,
     Kill,
+    Partition,
     Pause,
     ProcessAction,
     Restart,
@@ -29,6 +30,7 @@ from shared.experiments.action_specs import (
 )
 from shared.experiments.cluster import ClusterHandle
 from shared.experiments.control import ProcessControl, ProcessControlError
+from shared.experiments.partitions import resolve_partition
 from shared.experiments.probes import ask
 from shared.experiments.records import Recording
 from shared.experiments.targets import TargetError, resolve
@@ -116,6 +118,11 @@ async def perform(
             case Chaos():
                 recording.event("action", action.describe())
                 await handle.nc.publish(chaos_subject(action), b"")
+                await handle.nc.flush()
+            case Partition():
+                spec = await resolve_partition(handle, action)
+                recording.event("action", "partition " + " | ".join(", ".join(g) for g in spec.groups))
+                await handle.nc.publish(subjects.chaos_network_partition(), spec.model_dump_json().encode())
                 await handle.nc.flush()
             case Wait():
                 await asyncio.sleep(action.seconds)

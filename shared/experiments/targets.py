@@ -33,15 +33,20 @@ def program(host: str, component: str) -> str:
 
 def etcd_member_program(status: ClusterStatus, leader: bool) -> str:
     """The program of the etcd leader (or of the first follower by name)."""
+    return program(etcd_member_name(status, leader), "etcd")
+
+
+def etcd_member_name(status: ClusterStatus, leader: bool) -> str:
+    """The replica of the etcd leader (or of the first follower by name): members are named after them."""
     if leader:
         found = next((m for m in status.members if m.id == status.leader), None)
         if found is None:
             raise TargetError("etcd has no leader right now")
-        return program(found.name, "etcd")
+        return found.name
     followers = sorted(m.name for m in status.members if m.id != status.leader)
     if not followers:
         raise TargetError("no etcd follower answers")
-    return program(followers[0], "etcd")
+    return followers[0]
 
 
 async def lease_holder(handle: ClusterHandle, lease: str) -> str:

@@ -7,6 +7,10 @@ receiver reassembles, because NATS refuses messages over the server's ``max_payl
 
 Delivery is at most once and unordered across reconnects: Raft itself tolerates lost, duplicated and
 reordered messages, so the transport adds no acknowledgements of its own.
+
+The transport honours ``chaos.network.partition`` and ``chaos.reset`` (ARCHITECTURE.md §4): while this
+member is cut off from a peer it neither sends to that peer nor accepts what the peer sends, both, because
+the peer may not have seen the chaos message yet.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from services.etcd.raft.codec import CodecError, decode_message, encode_message
 from services.etcd.raft.types import Message, MessageType
 from shared import subjects
 from shared.logging import get_logger
+from shared.partition import PartitionError, PartitionState, parse_partition
 
 log = get_logger(__name__)
 
@@ -100,7 +105,8 @@ class NatsTransport:
         self.chunk_bytes = chunk_bytes
         self._deliver: Deliver | None = None
         self._report_snapshot: ReportSnapshot | None = None
-        self._subscription: Subscription | None = None
+        self._subscriptions: list[Subscription] = []
+        self.partition = PartitionState()
         self._chunk_ids = itertools.count(1)
         # Partly received chunk sets by (sender subject, id); a sender's newer set replaces an older one,
         # so a set that lost a chunk does not linger.
@@ -110,8 +116,11 @@ class NatsTransport:
     async def start(self, deliver: Deliver, report_snapshot: ReportSnapshot) -> None:
         self._deliver = deliver
         self._report_snapshot = report_snapshot
-        subject = subjects.raft(self.cluster, self.member_id)
-        self._subscription = await self.nc.subscribe(subject, cb=self._on_msg)
+        self._subscriptions = [
+            await self.nc.subscribe(subjects.chaos_network_partition(), cb=self._on_partition),
+            await self.nc.subscribe(subjects.chaos_reset(), cb=self._on_reset),
+            await self.nc.subscribe(subjects.raft(self.cluster, self.member_id), cb=self._on_msg),
+        ]
         await self.nc.flush()
 
     async def send(self, messages: Sequence[Message]) -> None:
@@ -119,7 +128,24 @@ class NatsTransport:
         for message in messages:
             by_peer[message.to].append(message)
         for peer, batch in by_peer.items():
-            await self._publish(peer, batch)
+            if self.partition.can_reach(self.member_id, peer):
+                await self._publish(peer, batch)
+            else:
+                self._report_snapshots(peer, batch, delivered=False)
+
+    async def _on_partition(self, msg: Msg) -> None:
+        try:
+            spec = parse_partition(msg.data)
+        except PartitionError as error:
+            log.warning("network partition ignored", member=self.member_id, error=str(error))
+            return
+        self.partition.partition(spec)
+        log.info("network partitioned", member=self.member_id, groups=self.partition.groups())
+
+    async def _on_reset(self, msg: Msg) -> None:
+        if self.partition.partitioned:
+            log.info("network partition healed", member=self.member_id)
+        self.partition.reset()
 
     async def _publish(self, peer: str, batch: list[Message]) -> None:
         frame = encode_batch(batch)
@@ -134,13 +160,18 @@ class NatsTransport:
         except Exception as error:  # a closed or reconnecting connection: Raft retries by itself
             ok = False
             log.debug("raft send failed", peer=peer, error=repr(error))
+        self._report_snapshots(peer, batch, delivered=ok)
+
+    def _report_snapshots(self, peer: str, batch: list[Message], *, delivered: bool) -> None:
         if self._report_snapshot is not None:
             for message in batch:
                 if message.type == MessageType.SNAP:
-                    self._report_snapshot(peer, ok)
+                    self._report_snapshot(peer, delivered)
 
     async def _on_msg(self, msg: Msg) -> None:
         sender = (msg.headers or {}).get("From", "")
+        if not self.partition.can_reach(self.member_id, sender):
+            return
         try:
             frame = self._frame(sender, msg.data)
             if frame is None:
@@ -151,7 +182,9 @@ class NatsTransport:
             return
         assert self._deliver is not None
         for message in messages:
-            self._deliver(message)
+            # The header names the sender; each message names it too, and that is what Raft acts on.
+            if self.partition.can_reach(self.member_id, message.frm):
+                self._deliver(message)
 
     def _frame(self, sender: str, data: bytes) -> bytes | None:
         if not data:
@@ -174,9 +207,9 @@ class NatsTransport:
         return b"".join(pending.pieces[n] for n in range(pending.count))
 
     async def close(self) -> None:
-        if self._subscription is not None:
+        for subscription in self._subscriptions:
             try:
-                await self._subscription.unsubscribe()
+                await subscription.unsubscribe()
             except Exception as error:  # already closed connections refuse unsubscribe
                 log.debug("raft unsubscribe failed", error=repr(error))
-            self._subscription = None
+        self._subscriptions = []
