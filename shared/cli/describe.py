@@ -148,10 +148,7 @@ def event_lines(events: list[Object], now: datetime) -> Lines:
     if not events:
         return ["Events:  <none>"]
     ordered = sorted(events, key=lambda e: parse_time(_last(e)) or now)
-    rows = [
-        [e.get("type", ""), e.get("reason", ""), since(_last(e), now), _source(e), e.get("message", "")]
-        for e in ordered
-    ]
+    rows = [[e.get("type", ""), e.get("reason", ""), _age(e, now), _source(e), _message(e)] for e in ordered]
     titles = ["Type", "Reason", "Age", "From", "Message"]
     widths = [max(len(str(r[i])) for r in [titles, *rows]) for i in range(4)]
     out = ["Events:"]
@@ -160,6 +157,21 @@ def event_lines(events: list[Object], now: datetime) -> Lines:
             "  " + "  ".join(str(c).ljust(w) for c, w in zip(row[:4], widths, strict=True)) + f"  {row[4]}"
         )
     return out
+
+
+def _age(event: Object, now: datetime) -> str:
+    """``10s``, or for an event seen several times kubectl's ``10s (x3 over 40s)``."""
+    count = int(event.get("count") or 1)
+    last = since(_last(event), now)
+    first = event.get("firstTimestamp") or event.get("eventTime")
+    return f"{last} (x{count} over {since(first, now)})" if count > 1 and first else last
+
+
+def _message(event: Object) -> str:
+    """The message, after the container it is about (``spec.containers{web}: Container created``)."""
+    field_path = event.get("involvedObject", {}).get("fieldPath", "")
+    message = str(event.get("message", ""))
+    return f"{field_path}: {message}" if field_path else message
 
 
 def _last(event: Object) -> str | None:

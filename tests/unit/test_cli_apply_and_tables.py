@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from shared.cli.apply import LAST_APPLIED, last_applied, three_way_patch, with_last_applied
+from shared.cli.describe import event_lines
 from shared.cli.rollout import rollout_status
 from shared.tables import human_duration, node_status, pod_status, table_for
 
@@ -137,3 +138,20 @@ def test_rollout_past_its_deadline_is_an_error() -> None:
     stuck = _deployment(conditions=[{"type": "Progressing", "reason": "ProgressDeadlineExceeded"}])
     with pytest.raises(ValueError, match="exceeded its progress deadline"):
         rollout_status(stuck)
+
+
+def test_describe_shows_repeats_and_the_container_an_event_is_about() -> None:
+    now = datetime(2026, 1, 1, 0, 1, 0, tzinfo=UTC)
+    event = {
+        "type": "Warning",
+        "reason": "BackOff",
+        "count": 3,
+        "firstTimestamp": "2026-01-01T00:00:20Z",
+        "lastTimestamp": "2026-01-01T00:00:50Z",
+        "involvedObject": {"kind": "Pod", "name": "web", "fieldPath": "spec.containers{web}"},
+        "source": {"component": "kubelet"},
+        "message": "Back-off restarting failed container web",
+    }
+    line = event_lines([event], now)[-1]
+    assert line.split()[:6] == ["Warning", "BackOff", "10s", "(x3", "over", "40s)"]
+    assert line.endswith("spec.containers{web}: Back-off restarting failed container web")
