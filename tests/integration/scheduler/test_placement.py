@@ -90,7 +90,8 @@ async def test_pod_larger_than_any_node_waits_then_lands_on_a_node_big_enough(wo
     await world.node(node(f"big-{s}", 16, "32Gi"))
     placed = await eventually(lambda: world.all_bound(1), timeout=15, what="the huge pod bound")
     assert placed == {"huge": f"big-{s}"}
-    scheduled = await world.events_for("huge", "Scheduled")
+    # The event is written after the binding, by a recorder that never holds up scheduling.
+    scheduled = await eventually(lambda: world.events_for("huge", "Scheduled"), what="the Scheduled event")
     assert [e["message"] for e in scheduled] == [f"Successfully assigned {world.namespace}/huge to big-{s}"]
 
 
