@@ -35,9 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._support import load, render_table
 from shared import subjects
-from shared.apiclient import ApiClient, resource, token_for_user
+from shared.apiclient import ApiClient, resource
 from shared.apiwatch import ApiWatch
 from shared.cluster import up
+from shared.tokenfile import token_for_user
 from shared.topology import Topology, validate_topology
 from tests.clusters import cluster_dir, free_port_topology
 

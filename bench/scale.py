@@ -34,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._support import cpu_seconds, load, percentile, render_table
 from services.apiserver.auth import UserInfo, generate_token_file
-from shared.apiclient import ApiClient, resource, token_for_user
+from shared.apiclient import ApiClient, resource
 from shared.cluster import up
 from shared.cluster.tokens import identities
+from shared.tokenfile import token_for_user
 from shared.topology import Topology, validate_topology
 from tests.clusters import Cluster, cluster_dir, free_port_topology
 

@@ -9,9 +9,7 @@ lost. Errors are :class:`~shared.errors.ApiError` with the server's ``Status`` c
 from __future__ import annotations
 
 import asyncio
-import csv
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from nats.aio.client import Client
@@ -25,17 +23,6 @@ from shared.podlogs import LogEntry, LogFollower, PodLogOptions, PodLogs
 from shared.resourcemetrics import NODE_METRICS, POD_METRICS
 
 Object = dict[str, Any]
-
-
-def token_for_user(token_file: Path, user: str) -> str:
-    """The token of ``user`` in a kube-apiserver ``--token-auth-file`` (``token,user,uid,"groups"`` lines).
-
-    How a component finds its own credentials: ``make up`` writes one file with every identity."""
-    with token_file.open(newline="") as lines:
-        for row in csv.reader(lines):
-            if len(row) >= 2 and row[1].strip() == user and not row[0].startswith("#"):
-                return row[0].strip()
-    raise LookupError(f"no token for user {user!r} in {token_file}")
 
 
 def resource(group: str, version: str, plural: str) -> ResourceType:

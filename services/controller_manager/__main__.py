@@ -16,7 +16,6 @@ from services.apiserver.auth import (
     CONTROLLER_MANAGER_LEASE,
     CONTROLLER_MANAGER_USER,
     SYSTEM_NAMESPACE,
-    parse_token_file,
 )
 from services.controller_manager.manager import ControllerManager, ManagerOptions, registry
 from shared.apiclient import ApiClient
@@ -24,6 +23,7 @@ from shared.config import ServiceFlags, die, parse_flags
 from shared.leaderelection import ApiLeaseLock, LeaderElectionConfig, LeaderElector, unique_identity
 from shared.lifecycle import run_service
 from shared.logging import configure, get_logger
+from shared.tokenfile import parse_token_file
 
 log = get_logger("controller-manager")
 

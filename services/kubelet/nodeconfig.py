@@ -13,7 +13,6 @@ import zlib
 from dataclasses import dataclass, field
 from itertools import product
 
-from services.apiserver.auth.tokens import parse_token_file
 from shared.models import (
     RESOURCE_CPU,
     RESOURCE_MEMORY,
@@ -25,6 +24,7 @@ from shared.models import (
     is_qualified_name,
     is_valid_label_value,
 )
+from shared.tokenfile import parse_token_file
 
 ROLE_LABEL_PREFIX = "node-role.kubernetes.io/"
 HOSTNAME_LABEL = "kubernetes.io/hostname"

@@ -8,11 +8,12 @@ from pathlib import Path
 from pydantic import Field
 
 from services.proxy.service import KubeProxy
-from shared.apiclient import ApiClient, token_for_user
+from shared.apiclient import ApiClient
 from shared.bus import connect
 from shared.config import ServiceFlags, parse_flags
 from shared.lifecycle import run_service
 from shared.logging import configure, get_logger
+from shared.tokenfile import token_for_user
 
 log = get_logger("proxy")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from services.apiserver.auth import SCHEDULER_LEASE, SCHEDULER_USER, SYSTEM_NAMESPACE, parse_token_file
+from services.apiserver.auth import SCHEDULER_LEASE, SCHEDULER_USER, SYSTEM_NAMESPACE
 from services.scheduler.config import ConfigError, SchedulerConfiguration, load_config
 from services.scheduler.plugins.registry import Handle
 from services.scheduler.runtime import Framework, describe
@@ -20,6 +20,7 @@ from shared.informer import Informer
 from shared.leaderelection import ApiLeaseLock, LeaderElectionConfig, LeaderElector, unique_identity
 from shared.lifecycle import run_service
 from shared.logging import configure, get_logger
+from shared.tokenfile import parse_token_file
 
 log = get_logger("scheduler")
 

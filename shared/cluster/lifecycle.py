@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.apiclient import token_for_user
 from shared.cluster.logs import tail_lines
 from shared.cluster.natsauth import ADMIN as NATS_ADMIN
 from shared.cluster.natsauth import NatsCredentials, ensure_credentials
@@ -42,6 +41,7 @@ from shared.cluster.supervisor import (
 )
 from shared.cluster.tokens import ADMIN, ensure_tokens
 from shared.logging import get_logger
+from shared.tokenfile import token_for_user
 from shared.topology import Topology, TopologyError, validate_topology
 
 log = get_logger(__name__)

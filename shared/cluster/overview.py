@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from services.etcd.client.api import MemberStatus
 from services.etcd.client.nats import NatsEtcdClient
-from shared.apiclient import ApiClient, resource, token_for_user
+from shared.apiclient import ApiClient, resource
 from shared.cluster.natsauth import ADMIN as NATS_ADMIN
 from shared.cluster.natsauth import client_urls
 from shared.cluster.paths import StatePaths
@@ -21,6 +21,7 @@ from shared.cluster.readiness import LEADER_LEASES
 from shared.cluster.tokens import ADMIN
 from shared.errors import ApiError
 from shared.leaderelection import replica_of
+from shared.tokenfile import token_for_user
 from shared.topology import Topology
 
 LEASES = resource("coordination.k8s.io", "v1", "leases")

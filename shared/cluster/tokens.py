@@ -6,8 +6,8 @@ components and a user's shell keep working tokens; ``make clean`` removes them w
 
 from __future__ import annotations
 
-from services.apiserver.auth import UserInfo, generate_token_file, parse_token_file
 from shared.cluster.paths import StatePaths
+from shared.tokenfile import UserInfo, generate_token_file, parse_token_file
 from shared.topology import Topology
 
 ADMIN = "admin"

@@ -13,12 +13,13 @@ from nats.aio.client import Client
 
 from services.etcd.client.nats import NatsEtcdClient
 from shared import bus
-from shared.apiclient import ApiClient, token_for_user
+from shared.apiclient import ApiClient
 from shared.cluster import StatePaths, running_topology
 from shared.cluster.natsauth import ADMIN as NATS_ADMIN
 from shared.cluster.natsauth import client_urls
 from shared.cluster.tokens import ADMIN
 from shared.experiments.control import ProcessControl
+from shared.tokenfile import token_for_user
 from shared.topology import Topology
 
 

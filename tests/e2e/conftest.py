@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from shared.apiclient import ApiClient, token_for_user
+from shared.apiclient import ApiClient
 from shared.cli import app
 from shared.cluster import up
+from shared.tokenfile import token_for_user
 from tests.clusters import Cluster, cluster_dir, free_port_topology
 
 WORKERS = 2

@@ -1,57 +1,40 @@
 """Bearer-token authentication against a static token file in kube-apiserver's ``--token-auth-file`` format.
 
-The file is CSV, one identity per line::
-
-    # token,user,uid,"group1,group2"
-    31ada4fd-adec-460c-809a-9e56ceb75269,alice,1001,"system:masters"
-    6a1f0b7e3c,system:node:worker-1,node-worker-1,system:nodes
-
-Blank lines and lines whose first non-blank character is ``#`` are ignored. Where this parser is stricter
-than Kubernetes' it says so: a mistake in this file grants or withholds cluster access, so every doubtful
-line is an error naming its line rather than something guessed at.
+The file's format (reading and writing it) is :mod:`shared.tokenfile`; this module checks the tokens that
+requests present against it, in constant time.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import os
-import re
-import secrets
-import tempfile
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 
 from shared.errors import ApiError
+from shared.tokenfile import (
+    AUTHENTICATED_GROUP,
+    TOKEN_CHARS,
+    TokenFileError,
+    UserInfo,
+    generate_token_file,
+    parse_token_file,
+    token_for_user,
+    with_authenticated_group,
+)
 
-# Kubernetes adds this group to every authenticated user (``AuthenticatedGroupAdder``); RBAC bindings such
-# as ``system:discovery`` rely on it.
-AUTHENTICATED_GROUP = "system:authenticated"
-
-# Header values travel over NATS as text; a token must survive that unchanged and be comparable byte for
-# byte, so the file may only hold visible ASCII (RFC 6750's b64token is a subset of this).
-_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
-_MIN_FIELDS = 3
-_MAX_FIELDS = 4
-
-
-class TokenFileError(ValueError):
-    """A token file that cannot be loaded; the message names the file and, where there is one, the line."""
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    """Who a request comes from, as Kubernetes' ``user.Info``: name, uid and groups."""
-
-    name: str
-    uid: str = ""
-    groups: tuple[str, ...] = ()
-
-    def in_group(self, group: str) -> bool:
-        return group in self.groups
+__all__ = [
+    "AUTHENTICATED_GROUP",
+    "TokenAuthenticator",
+    "TokenFileError",
+    "UserInfo",
+    "bearer_token",
+    "generate_token_file",
+    "parse_token_file",
+    "token_for_user",
+    "unauthorized",
+]
 
 
 def _digest(token: str) -> bytes:
@@ -61,80 +44,15 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
-def _unique(groups: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(groups))
-
-
-def _authenticated(user: UserInfo) -> UserInfo:
-    if user.in_group(AUTHENTICATED_GROUP):
-        return user
-    return UserInfo(user.name, user.uid, (*user.groups, AUTHENTICATED_GROUP))
-
-
-def _parse_line(line: str, where: str) -> tuple[str, UserInfo]:
-    try:
-        (fields,) = csv.reader([line], strict=True)
-    except csv.Error as error:
-        raise TokenFileError(f"{where}: malformed CSV: {error}") from None
-    if len(fields) < _MIN_FIELDS:
-        raise TokenFileError(
-            f"{where}: must have at least 3 columns (token, user name, user uid), found {len(fields)}"
-        )
-    if len(fields) > _MAX_FIELDS:
-        # Kubernetes silently ignores columns past the fourth, so `tok,u,id,g1,g2` would grant g1 and drop
-        # g2 without a word; here it is an error that says how to write it.
-        raise TokenFileError(
-            f"{where}: has {len(fields)} columns, at most 4 (token, user name, user uid, groups); "
-            f'quote a list of groups: "group1,group2"'
-        )
-    token, name, uid = (field.strip() for field in fields[:3])
-    if not token:
-        raise TokenFileError(f"{where}: empty token")
-    if not _TOKEN_CHARS.fullmatch(token):
-        raise TokenFileError(f"{where}: a token may hold only visible ASCII characters, no spaces")
-    if not name:
-        raise TokenFileError(f"{where}: empty user name")
-    groups: tuple[str, ...] = ()
-    if len(fields) == _MAX_FIELDS:
-        groups = _unique(g.strip() for g in fields[3].split(",") if g.strip())
-    return token, _authenticated(UserInfo(name=name, uid=uid, groups=groups))
-
-
-def parse_token_file(text: str, source: str = "<token file>") -> list[tuple[str, UserInfo]]:
-    """Parse token-file text into ``(token, user)`` pairs in file order.
-
-    Raises :class:`TokenFileError` naming ``source`` and the 1-based line for: malformed CSV, fewer than 3
-    or more than 4 columns, an empty token or user name, a token with spaces or non-ASCII characters, and
-    a token that appeared on an earlier line (Kubernetes only warns and lets the later line win; here two
-    identities sharing one secret is always a mistake). Every returned user is in ``system:authenticated``.
-    """
-    entries: list[tuple[str, UserInfo]] = []
-    first_seen: dict[str, int] = {}
-    # Split on "\n" only: str.splitlines() would also break at \x0b, \x1c, U+2028 … and so shift line numbers
-    # away from what an editor shows.
-    for number, raw in enumerate(text.split("\n"), start=1):
-        line = raw.removesuffix("\r")
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        where = f"{source}:{number}"
-        token, user = _parse_line(line, where)
-        if token in first_seen:
-            raise TokenFileError(f"{where}: duplicate token (first on line {first_seen[token]})")
-        first_seen[token] = number
-        entries.append((token, user))
-    return entries
-
-
 class TokenAuthenticator:
     """Maps a bearer token to the :class:`UserInfo` the token file gives it."""
 
     def __init__(self, tokens: Mapping[str, UserInfo]) -> None:
         for token in tokens:
-            if not token or not _TOKEN_CHARS.fullmatch(token):
+            if not token or not TOKEN_CHARS.fullmatch(token):
                 raise ValueError("a token must be non-empty visible ASCII without spaces")
         self._entries: tuple[tuple[bytes, UserInfo], ...] = tuple(
-            (_digest(token), _authenticated(user)) for token, user in tokens.items()
+            (_digest(token), with_authenticated_group(user)) for token, user in tokens.items()
         )
 
     @classmethod
@@ -194,7 +112,7 @@ def bearer_token(header_value: str | None) -> str | None:
     scheme, space, token = header_value.strip().partition(" ")
     if not space or scheme.lower() != "bearer":
         return None
-    if not token or not _TOKEN_CHARS.fullmatch(token):
+    if not token or not TOKEN_CHARS.fullmatch(token):
         return None
     return token
 
@@ -202,62 +120,3 @@ def bearer_token(header_value: str | None) -> str | None:
 def unauthorized() -> ApiError:
     """Kubernetes' 401: reason ``Unauthorized``, message ``Unauthorized``, nothing about the cause."""
     return ApiError(401, "Unauthorized", reason="Unauthorized")
-
-
-def generate_token_file(
-    path: str | os.PathLike[str],
-    identities: Iterable[UserInfo],
-    *,
-    overwrite: bool = False,
-) -> dict[str, str]:
-    """Write a token file with a fresh random token per identity; return ``{user name: token}``.
-
-    Tokens come from :func:`secrets.token_urlsafe` (256 bits). The file is written with mode 0600 and
-    appears whole or not at all (written beside the target, then linked or renamed into place). Without
-    ``overwrite`` an existing file is left alone and :class:`FileExistsError` is raised, because replacing
-    it would lock out every component still holding the old tokens. Identities must have distinct,
-    non-empty names; an identity the format cannot carry (a line break in a field, a comma in a group name)
-    is refused with :class:`ValueError`. ``system:authenticated`` is implied and not written.
-    """
-    wanted: list[UserInfo] = []
-    rows: list[list[str]] = []
-    tokens: dict[str, str] = {}
-    for identity in identities:
-        if not identity.name or identity.name in tokens:
-            raise ValueError(f"identity names must be non-empty and distinct: {identity.name!r}")
-        groups = tuple(g for g in identity.groups if g != AUTHENTICATED_GROUP)
-        token = secrets.token_urlsafe(32)
-        tokens[identity.name] = token
-        rows.append([token, identity.name, identity.uid, ",".join(groups)])
-        wanted.append(_authenticated(UserInfo(identity.name, identity.uid, groups)))
-
-    buffer = io.StringIO()
-    buffer.write("# kubenats API tokens: token,user,uid,groups (kube-apiserver --token-auth-file format)\n")
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    text = buffer.getvalue()
-    # Read back what is about to be written and insist it means what was asked: this refuses, in one
-    # place, every identity the format cannot carry (a line break in a field, a comma inside a group name,
-    # spaces around a name that the parser would strip, an empty group).
-    loaded = [user for _, user in parse_token_file(text, str(path))]
-    for got, want in zip(loaded, wanted, strict=True):
-        if got != want:
-            raise ValueError(f"identity {want.name!r} cannot be written as a token file line")
-
-    target = Path(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            # mkstemp creates the file 0600 already; say so explicitly rather than rely on it.
-            os.fchmod(out.fileno(), 0o600)
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        if overwrite:
-            os.replace(temp, target)
-        else:
-            # link() fails if the target exists, atomically; rename() would silently replace it.
-            os.link(temp, target)
-    finally:
-        if os.path.lexists(temp):
-            os.unlink(temp)
-    return tokens
