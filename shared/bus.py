@@ -40,7 +40,7 @@ from pydantic import BaseModel, ValidationError
 from shared.errors import ApiError, bad_request, from_validation_error, too_large
 from shared.logging import get_logger
 from shared.models import StatusError, to_dict
-from shared.subjects import token
+from shared.subjects import private_inbox_prefix
 
 DEFAULT_MAX_REQUEST_BYTES: Final = 3 * 1024 * 1024 // 2
 """1.5 MiB, etcd's default request limit, which Kubernetes objects are sized against."""
@@ -49,11 +49,6 @@ DEFAULT_TIMEOUT: Final = 5.0
 NATS_USER_ENV: Final = "KUBENATS_NATS_USER"
 NATS_PASSWORD_ENV: Final = "KUBENATS_NATS_PASSWORD"
 """A service's NATS user and password when the servers require them (``make up`` sets both per program)."""
-PRIVATE_INBOX: Final = "_INBOX_OF"
-"""First token of the inboxes of a connection with a user: ``_INBOX_OF.<user>.<id>``. NATS permissions let
-each user subscribe to its own only, so nobody reads replies meant for another (the store's to the API
-server above all); nats-py's default ``_INBOX.<id>`` is one namespace that every subscriber could read."""
-
 log = get_logger(__name__)
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
@@ -83,11 +78,6 @@ def parse_servers(servers: str | Sequence[str]) -> list[str]:
     if not urls:
         raise ValueError("no NATS server URL given")
     return urls
-
-
-def private_inbox_prefix(user: str) -> str:
-    """The inbox prefix of ``user``'s connections: ``_INBOX_OF.<user>``."""
-    return f"{PRIVATE_INBOX}.{token(user)}"
 
 
 def credentials(

@@ -220,6 +220,60 @@ def chaos_all() -> str:
     return "chaos.>"
 
 
+# --- wildcards for permissions and observers --------------------------------------------------------
+
+
+def etcd_all() -> str:
+    """Every store subject (client requests, member-addressed requests)."""
+    return "etcd.>"
+
+
+def raft_all() -> str:
+    """Every Raft message of every cluster and member."""
+    return "raft.>"
+
+
+def raft_member_all(member_id: str) -> str:
+    """The Raft messages for one member, in any Raft cluster: ``raft.*.<member>``."""
+    return f"raft.*.{token(member_id)}"
+
+
+def watch_all() -> str:
+    """Every change the API servers publish for observers."""
+    return "watch.>"
+
+
+def nodes_all() -> str:
+    """Every node's subjects."""
+    return "node.>"
+
+
+def micro_all() -> str:
+    """``nats.micro`` discovery (``$SRV.PING|INFO|STATS…``): services answer it, ``nats micro ls`` asks it."""
+    return "$SRV.>"
+
+
+DEFAULT_INBOX_PREFIX: Final = "_INBOX"
+"""nats-py's and the nats CLI's default inboxes: one namespace any subscriber could read."""
+PRIVATE_INBOX_PREFIX: Final = "_INBOX_OF"
+"""First token of the inboxes of a connection with a user: ``_INBOX_OF.<user>.<id>``, so NATS permissions
+can let each identity read its own replies only."""
+
+
+def default_inboxes() -> str:
+    return f"{DEFAULT_INBOX_PREFIX}.>"
+
+
+def private_inboxes() -> str:
+    """Every identity's private inboxes (a responder that streams to its clients publishes there)."""
+    return f"{PRIVATE_INBOX_PREFIX}.>"
+
+
+def private_inbox_prefix(user: str) -> str:
+    """The inbox prefix of ``user``'s connections: ``_INBOX_OF.<user>``."""
+    return _join(PRIVATE_INBOX_PREFIX, user)
+
+
 def micro_ping(service_name: str) -> str:
     """``$SRV.PING.<service>``: every instance of a ``nats.micro`` service answers with its identity."""
     return f"$SRV.PING.{token(service_name)}"

@@ -8,7 +8,7 @@ publish on ``raft.>`` is refused with a permissions violation, whatever its code
 What every role shares:
 
 - requests go out on the subjects a role may publish on; their replies come back to the requester's own
-  inboxes, ``_INBOX_OF.<identity>.>`` (``shared.bus.PRIVATE_INBOX``), the only inboxes it may read;
+  inboxes, ``_INBOX_OF.<identity>.>`` (``subjects.private_inbox_prefix``), the only inboxes it may read;
 - a role that serves requests (a ``nats.micro`` service, a pod endpoint) has ``allow_responses``: it may
   answer each request it received once, on that request's reply subject, and publish on no other inbox;
 - only the two roles that stream to subjects their clients name (watch ``deliver`` inboxes) may publish on
@@ -26,30 +26,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import subjects
-from shared.bus import PRIVATE_INBOX, private_inbox_prefix
 from shared.cluster.natsauth import ADMIN, ROUTE_USER, USER, NatsCredentials
 from shared.topology import NATS, Placement, Topology
 
 EVERYTHING = ">"
-STORE = "etcd.>"
-RAFT = "raft.>"
+STORE = subjects.etcd_all()
+RAFT = subjects.raft_all()
 API = subjects.api_all()
-WATCH = "watch.>"
+WATCH = subjects.watch_all()
 SERVICES = subjects.service_all()
 PODS = subjects.pod_endpoints_all()
 CHAOS = subjects.chaos_all()
-NODES = "node.>"
-MICRO = "$SRV.>"
-"""``nats.micro`` discovery (``$SRV.PING|INFO|STATS…``): services answer it, ``nats micro ls`` asks it."""
-DEFAULT_INBOXES = "_INBOX.>"
+NODES = subjects.nodes_all()
+MICRO = subjects.micro_all()
+DEFAULT_INBOXES = subjects.default_inboxes()
 """nats-py's and the nats CLI's default inboxes: only people's connections use them."""
-PRIVATE_INBOXES = f"{PRIVATE_INBOX}.>"
+PRIVATE_INBOXES = subjects.private_inboxes()
 STORE_AND_RAFT = (STORE, RAFT)
 
 
 def raft_of(member: str) -> str:
     """The Raft messages addressed to ``member`` in any Raft group: ``raft.*.<member>``."""
-    return f"raft.*.{subjects.token(member)}"
+    return subjects.raft_member_all(member)
 
 
 def node_all(node: str) -> str:
@@ -159,7 +157,7 @@ def component_role(component: str, host: str) -> Role:
 
 def program_permissions(placement: Placement) -> Permissions:
     role = component_role(placement.component, placement.host)
-    inbox = f"{private_inbox_prefix(placement.program)}.>"
+    inbox = f"{subjects.private_inbox_prefix(placement.program)}.>"
     deny = () if role.store else STORE_AND_RAFT
     return Permissions(
         publish=role.publish,
@@ -180,7 +178,7 @@ def people_permissions(identity: str) -> Permissions:
         # Requests to the API, to Services (also as made on a node), to node stats and logs; chaos.
         publish=(API, SERVICES, NODES, CHAOS, MICRO),
         # The nats CLI's default inboxes too: no component's replies travel there.
-        subscribe=(f"{private_inbox_prefix(USER)}.>", DEFAULT_INBOXES, WATCH, CHAOS),
+        subscribe=(f"{subjects.private_inbox_prefix(USER)}.>", DEFAULT_INBOXES, WATCH, CHAOS),
         # Only the kubelet drives a runtime.
         publish_deny=(*STORE_AND_RAFT, ANY_NODE_CRI),
         subscribe_deny=STORE_AND_RAFT,
