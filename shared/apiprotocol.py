@@ -60,6 +60,11 @@ class ApiRequest(BaseModel):
         description="writes: the manager recorded in managedFields ('unknown' if empty); required to apply",
     )
     force: bool = Field(default=False, description="apply: take over fields other managers own")
+    dry_run: list[str] = Field(
+        default_factory=list,
+        alias="dryRun",
+        description="writes: ['All'] runs the request in full but stores, publishes and allocates nothing",
+    )
     label_selector: str = Field(default="", alias="labelSelector")
     field_selector: str = Field(default="", alias="fieldSelector")
     resource_version: str = Field(

@@ -5,6 +5,8 @@
 - A Service of type ClusterIP, NodePort or LoadBalancer gets a cluster IP from the configured range,
   reserved in the store under ``/registry/ranges/serviceips/<ip>`` with a create-if-absent transaction,
   so two API server replicas can never hand out the same address; deleting the Service frees it.
+  In a dry run the address is chosen the same way — free in the store, from the range — but not
+  reserved, as Kubernetes' dry-run allocator answers: the reply shows an address a real create could get.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import random
 
+from services.apiserver.dryrun import is_dry_run
 from services.apiserver.objects import Object, metadata
 from services.apiserver.storage import REGISTRY, ObjectStorage
 from shared.errors import ApiError
@@ -75,7 +78,7 @@ class Admission:
                     f"{self.network}",
                     reason="Invalid",
                 )
-            if not await self.storage.reserve(f"{SERVICE_IPS}/{requested}", owner):
+            if not await self._reserve(f"{SERVICE_IPS}/{requested}", owner):
                 raise ApiError(
                     422,
                     f'Service "{metadata(obj)["name"]}" is invalid: spec.clusterIP: Invalid value: '
@@ -94,9 +97,14 @@ class Admission:
         hosts = self.network.num_addresses - 2
         for _ in range(64):
             ip = str(self.network.network_address + 1 + self._random.randrange(hosts))
-            if await self.storage.reserve(f"{SERVICE_IPS}/{ip}", owner):
+            if await self._reserve(f"{SERVICE_IPS}/{ip}", owner):
                 return ip
         raise ApiError(500, f"range is full: no free cluster IP found in {self.network}")
+
+    async def _reserve(self, key: str, owner: str) -> bool:
+        if is_dry_run():
+            return (await self.storage.kv.range(key, count_only=True)).count == 0
+        return await self.storage.reserve(key, owner)
 
     def _in_range(self, ip: str) -> bool:
         try:

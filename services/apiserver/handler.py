@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from services.apiserver.auth import Attributes, Authorizer, TokenAuthenticator, UserInfo, node_name
+from services.apiserver.dryrun import check_dry_run, dry_running
 from services.apiserver.fieldmanager import server_side_apply, writing_as
 from services.apiserver.kubelets import KubeletClient
 from services.apiserver.logs import read_log
@@ -71,6 +72,14 @@ def authorization_attributes(user: UserInfo, r: Route, request: ApiRequest) -> A
             request.namespace or body_namespace or ("default" if r.verb not in ("list", "watch") else "")
         )
     return Attributes(user, verb, r.rt.group, r.rt.plural, subresource, namespace, name)
+
+
+def _eviction_dry_run(r: Route, request: ApiRequest) -> list[str]:
+    """An Eviction carries its dry run in its own ``deleteOptions`` (``kubectl drain --dry-run=server``)."""
+    if r.verb != "eviction":
+        return []
+    values = ((request.body or {}).get("deleteOptions") or {}).get("dryRun") or []
+    return [str(value) for value in values] if isinstance(values, list) else [str(values)]
 
 
 class RequestHandler:
@@ -132,8 +141,13 @@ class RequestHandler:
         return pod[2]
 
     async def dispatch(self, r: Route, request: ApiRequest) -> Object:
-        # Writes record the request's field manager in managedFields (services.apiserver.fieldmanager).
-        with writing_as(request.field_manager, r.verb if r.verb in ("status", "scale") else ""):
+        # Writes record the request's field manager in managedFields (services.apiserver.fieldmanager);
+        # a dry run goes through all of it but persists nothing (services.apiserver.dryrun).
+        dry_run = check_dry_run(request.dry_run or _eviction_dry_run(r, request))
+        with (
+            writing_as(request.field_manager, r.verb if r.verb in ("status", "scale") else ""),
+            dry_running(dry_run),
+        ):
             return await self._dispatch(r, request)
 
     async def _dispatch(self, r: Route, request: ApiRequest) -> Object:

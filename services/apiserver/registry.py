@@ -7,7 +7,8 @@ later HTTP front call the same methods, so the semantics exist once.
 What happens on a write, in order: the body is checked against the resource (kind, namespace), the
 server-owned metadata is set (uid, creationTimestamp, generation, resourceVersion), defaults are
 applied, the object is validated, admission checks run (the namespace exists; a Service gets a
-cluster IP), and the store writes it with a compare-and-swap on the resourceVersion.
+cluster IP), and the store writes it with a compare-and-swap on the resourceVersion. A dry run
+(``services.apiserver.dryrun``) goes through all of it and stops short of the store and of ``publish``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from services.apiserver.admission import Admission
 from services.apiserver.defaults import DEFAULT_TOLERATION_SECONDS, apply_defaults
 from services.apiserver.deletion import is_finalized, mark_for_deletion, with_propagation_finalizer
+from services.apiserver.dryrun import dry_run_update, is_dry_run
 from services.apiserver.fieldmanager import owned_on_write
 from services.apiserver.objects import (
     Object,
@@ -200,6 +202,10 @@ class Registry:
             await self.admission.admit_create(rt, candidate)
             candidate = owned_on_write(rt, None, candidate, self.now())
             final_name = metadata(candidate)["name"]
+            if is_dry_run():  # what would be stored, without a resourceVersion: nothing was
+                if await self.storage.get(rt.plural, metadata(candidate).get("namespace", ""), final_name):
+                    raise self.already_exists(rt, final_name)
+                return candidate
             try:
                 created = await self.storage.create(
                     rt.plural, metadata(candidate).get("namespace", ""), final_name, candidate
@@ -349,6 +355,8 @@ class Registry:
             return None if new == current else new
 
         try:
+            if is_dry_run():
+                return await dry_run_update(self.storage, rt.plural, ns, name, guarded)
             updated = await self.storage.guaranteed_update(rt.plural, ns, name, guarded)
         except NotFoundError:
             raise self.not_found(rt, name) from None
@@ -382,6 +390,8 @@ class Registry:
             stored = current
             current = with_propagation_finalizer(stored, propagation_policy)
             marked = mark_for_deletion(rt.plural, current, grace_period_seconds, self.now())
+            if is_dry_run():
+                return stored if marked is None else marked  # as it would be deleted, or marked
             try:
                 if marked is None:
                     return await self._delete_now(rt, ns, name, current)

@@ -62,14 +62,13 @@ def test_paths_not_served_are_404_and_methods_not_allowed_405(method: str, path:
     assert info.value.code == code
 
 
-def test_query_parameters_become_the_request_and_dry_run_is_refused() -> None:
+def test_query_parameters_become_the_request_with_dry_run() -> None:
     fields, options = read_query(
         {"labelSelector": "app=web", "limit": "500", "timeout": "32s", "fieldValidation": "Warn"}, watch=False
     )
     assert fields == {"labelSelector": "app=web", "limit": 500}
     assert options.field_validation == "Warn"
-    with pytest.raises(ApiError, match="dryRun is not supported"):
-        read_query({"dryRun": "All"}, watch=False)
+    assert read_query({"dryRun": "All"}, watch=False)[0] == {"dryRun": ["All"]}
 
 
 def test_send_initial_events_needs_not_older_than_and_bookmarks() -> None:

@@ -67,9 +67,9 @@ def _int(name: str, value: str) -> int:
 
 def read_query(query: Mapping[str, str], *, watch: bool) -> tuple[dict[str, Any], RestOptions]:
     """The ApiRequest fields the query sets, and the REST-only options; ApiError 400 for bad values."""
-    if query.get("dryRun"):
-        raise ApiError(400, "dryRun is not supported by this server yet: run the command without --dry-run")
     fields: dict[str, Any] = {}
+    if dry_run := query.get("dryRun"):
+        fields["dryRun"] = [dry_run]  # checked by the handler, as over NATS
     for param, alias in _REQUEST_PARAMS.items():
         value = query.get(param)
         if value is None or value == "":
@@ -214,10 +214,8 @@ def decode_delete_options(data: bytes, content_type: str | None) -> dict[str, An
         raise ApiError(400, "error decoding DeleteOptions: the body is not JSON") from None
     if not isinstance(options, dict):
         raise ApiError(400, "error decoding DeleteOptions: the body must be an object")
-    if options.get("dryRun"):
-        raise ApiError(400, "dryRun is not supported by this server yet: run the command without --dry-run")
     chosen: dict[str, Any] = {}
-    for key in ("gracePeriodSeconds", "propagationPolicy"):
+    for key in ("gracePeriodSeconds", "propagationPolicy", "dryRun"):
         if options.get(key) is not None:
             chosen[key] = options[key]
     return chosen

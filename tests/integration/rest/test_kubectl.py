@@ -270,9 +270,3 @@ def test_a_viewer_may_read_but_not_write(kubectl: Kubectl, namespace: str) -> No
     done = kubectl.as_user("viewer", "create", "-n", namespace, "-f", str(NGINX_POD))
     assert done.returncode == 1
     assert "Error from server (Forbidden)" in done.stderr
-
-
-def test_unsupported_server_side_features_are_refused_clearly(kubectl: Kubectl, namespace: str) -> None:
-    dry = kubectl("create", "-n", namespace, "-f", str(NGINX_POD), "--dry-run=server")
-    assert dry.returncode == 1
-    assert "dryRun is not supported by this server yet" in dry.stderr
