@@ -122,6 +122,8 @@ class Framework:
         self.pre_filters = [p for p in self.filters if isinstance(p, PreFilterPlugin)]
         self.scores: list[tuple[ScorePlugin, int]] = [(by_name[n], w) for n, w in scores]
         self.pre_scores = [p for p, _ in self.scores if isinstance(p, PreScorePlugin)]
+        # Whether each scorer normalises, decided once here rather than by a protocol check per cycle.
+        self._scorers = [(p, w, isinstance(p, NormalizeScorePlugin)) for p, w in self.scores]
         self.binders: list[BindPlugin] = [by_name[n] for n in binders]
         used = sorted({*filters, *(n for n, _ in scores)})
         self.reserves: list[ReservePlugin] = [
@@ -193,7 +195,9 @@ class Framework:
                 status = plugin.filter(state, pod, node)
             except Exception as failure:  # a plugin bug fails this pod's cycle, not the scheduler
                 return error(f"{plugin.NAME}: {failure!r}").with_plugin(plugin.NAME)
-            if not status.ok:
+            # Hot path (every filter on every node): plugins answer with the shared SUCCESS, so an identity
+            # test settles most calls before the ``ok`` property is looked at.
+            if status is not SUCCESS and status.code is not Code.SUCCESS:
                 return status.with_plugin(plugin.NAME)
         return SUCCESS
 
@@ -217,7 +221,7 @@ class Framework:
             node = nodes[(start + offset) % count]
             processed += 1
             status = self.run_filter(state, pod, node, filters)
-            if status.ok:
+            if status is SUCCESS:
                 feasible.append(node)
                 if len(feasible) >= wanted:
                     break
@@ -232,19 +236,24 @@ class Framework:
 
     def prioritize(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[NodeScore]:
         """Each node's weighted sum of the normalised scores of every score plugin."""
-        totals = dict.fromkeys((node.name for node in nodes), 0)
         for plugin in self.pre_scores:
             if plugin.pre_score(state, pod, nodes).code is Code.SKIP:
                 state.skip_score.add(plugin.NAME)
-        for scorer, weight in self.scores:
+        # Scores are kept as plain ints in node order: NodeScore objects are built only for the plugins
+        # that normalise (their contract takes them) and once for the totals, not per plugin and node.
+        totals = [0] * len(nodes)
+        for scorer, weight, normalizes in self._scorers:
             if scorer.NAME in state.skip_score:
                 continue
-            scores = [NodeScore(node.name, scorer.score(state, pod, node)) for node in nodes]
-            if isinstance(scorer, NormalizeScorePlugin):
-                scores = scorer.normalize_score(state, pod, scores)
-            for s in scores:
-                totals[s.name] += s.score * weight
-        return [NodeScore(name, total) for name, total in totals.items()]
+            score = scorer.score
+            raw = [score(state, pod, node) for node in nodes]
+            if normalizes:
+                named = [NodeScore(node.name, value) for node, value in zip(nodes, raw, strict=True)]
+                normalized = scorer.normalize_score(state, pod, named)  # type: ignore[attr-defined]
+                raw = [s.score for s in normalized]
+            for i, value in enumerate(raw):
+                totals[i] += value * weight
+        return [NodeScore(node.name, total) for node, total in zip(nodes, totals, strict=True)]
 
     def select_host(self, scores: Sequence[NodeScore]) -> str:
         """The highest total; among equals each is equally likely (reservoir sampling, as Kubernetes)."""

@@ -62,6 +62,19 @@ def insufficient(pod: PodInfo, node: NodeInfo) -> list[str]:
     return reasons
 
 
+def fits_plainly(pod: PodInfo, node: NodeInfo) -> bool:
+    """The common case of :func:`insufficient` without building a list: no extended resources asked for
+    and everything fits. False means "look closer" (``insufficient`` then finds the reasons, if any)."""
+    want, free, used = pod.requests, node.allocatable, node.requested
+    return (
+        not want.scalar
+        and len(node.pods) < free.allowed_pods
+        and want.milli_cpu <= free.milli_cpu - used.milli_cpu
+        and want.memory <= free.memory - used.memory
+        and want.ephemeral_storage <= free.ephemeral_storage - used.ephemeral_storage
+    )
+
+
 def requested_and_allocatable(pod: PodInfo, node: NodeInfo, name: str, non_zero: bool) -> tuple[int, int]:
     """(requested including ``pod``, allocatable) of one resource on ``node``; scoring counts pods without
     cpu/memory requests at the defaults when ``non_zero``."""
@@ -114,13 +127,34 @@ class NodeResourcesFit:
         self.strategy = strategy
         self.resources = tuple(resources)
         self._per_resource = least_requested if strategy == LEAST_ALLOCATED else most_requested
+        # (is cpu, weight) per resource when only cpu and memory are scored — the default — so that
+        # ``score`` reads the node's ints directly instead of dispatching on resource names per node.
+        self._cpu_memory: tuple[tuple[bool, int], ...] | None = None
+        if all(spec.name in (RESOURCE_CPU, RESOURCE_MEMORY) for spec in self.resources):
+            self._cpu_memory = tuple((spec.name == RESOURCE_CPU, spec.weight) for spec in self.resources)
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        if fits_plainly(pod, node):
+            return SUCCESS
         reasons = insufficient(pod, node)
         return unschedulable(*reasons) if reasons else SUCCESS
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        return weighted_score(pod, node, self.resources, self._per_resource)
+        if self._cpu_memory is None:
+            return weighted_score(pod, node, self.resources, self._per_resource)
+        # The same sum as ``weighted_score`` for cpu and memory only, with the non-zero requests.
+        per_resource, allocatable = self._per_resource, node.allocatable
+        total = weights = 0
+        for is_cpu, weight in self._cpu_memory:
+            if is_cpu:
+                requested, available = node.non_zero_milli_cpu + pod.non_zero_milli_cpu, allocatable.milli_cpu
+            else:
+                requested, available = node.non_zero_memory + pod.non_zero_memory, allocatable.memory
+            if available == 0:
+                continue
+            total += per_resource(requested, available) * weight
+            weights += weight
+        return total // weights if weights else 0
 
     def events_to_register(self) -> frozenset[ClusterEvent]:
         return frozenset({ClusterEvent.NODE_ADD, ClusterEvent.NODE_ALLOCATABLE, ClusterEvent.POD_DELETE})

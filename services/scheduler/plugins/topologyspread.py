@@ -29,7 +29,7 @@ from services.scheduler.framework import (
     unschedulable,
 )
 from services.scheduler.nodeinfo import NodeInfo, PodInfo
-from services.scheduler.plugins.nodeaffinity import matches_required
+from services.scheduler.plugins.nodeaffinity import RequiredMatcher
 from shared.models import LabelSelector, TopologySpreadConstraint
 
 REASON = "node(s) didn't match pod topology spread constraints"
@@ -63,6 +63,17 @@ class SpreadCounts:
         return min(counts.values(), default=0)
 
 
+@dataclass(frozen=True)
+class FilterState:
+    """What ``filter`` reads for every node, worked out once per pod in ``pre_filter`` (as Kubernetes'
+    ``preFilterState`` does): each constraint's smallest domain count and whether the pod itself matches
+    its selector. Recomputing the minimum per node made the filter quadratic in the number of nodes."""
+
+    spread: SpreadCounts
+    minimums: list[int]
+    self_matches: list[int]
+
+
 def constraints_of(pod: PodInfo, when: str) -> list[Constraint]:
     return [
         Constraint(c.max_skew, c.topology_key, c.label_selector or LabelSelector(), c.min_domains or 1)
@@ -73,16 +84,23 @@ def constraints_of(pod: PodInfo, when: str) -> list[Constraint]:
 
 def count_matching(pod: PodInfo, constraints: list[Constraint], nodes: Sequence[NodeInfo]) -> SpreadCounts:
     counts: list[Counter[str]] = [Counter() for _ in constraints]
+    keys = [c.topology_key for c in constraints]
+    # This walks every node for every pod with constraints: decide once whether the pod's node selector
+    # and affinity need checking at all (an unconstrained pod matches every node), and look at a node's
+    # pods only if it has any.
+    matches = RequiredMatcher(pod) if pod.node_selector or pod.required_affinity is not None else None
+    namespace = pod.namespace
     for node in nodes:
-        if not all(c.topology_key in node.labels for c in constraints) or not matches_required(pod, node):
+        labels = node.labels
+        if not all(key in labels for key in keys) or (matches is not None and not matches(node)):
             continue
+        same_namespace = (
+            [o.labels for o in node.pods.values() if o.namespace == namespace] if node.pods else []
+        )
         for i, constraint in enumerate(constraints):
-            matching = sum(
-                1
-                for other in node.pods.values()
-                if other.namespace == pod.namespace and constraint.selector.matches(other.labels)
-            )
-            counts[i][node.labels[constraint.topology_key]] += matching
+            matching = sum(1 for other in same_namespace if constraint.selector.matches(other))
+            # Added even when 0: a domain with no matching pods still counts (it may be the minimum).
+            counts[i][labels[keys[i]]] += matching
     return SpreadCounts(constraints, counts)
 
 
@@ -93,17 +111,20 @@ class PodTopologySpread:
         constraints = constraints_of(pod, DO_NOT_SCHEDULE)
         if not constraints:
             return SKIP
-        state.write(FILTER_KEY, count_matching(pod, constraints, nodes))
+        spread = count_matching(pod, constraints, nodes)
+        minimums = [spread.minimum(i) for i in range(len(constraints))]
+        self_matches = [1 if c.selector.matches(pod.labels) else 0 for c in constraints]
+        state.write(FILTER_KEY, FilterState(spread, minimums, self_matches))
         return SUCCESS
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
-        spread: SpreadCounts = state.read(FILTER_KEY)
+        prepared: FilterState = state.read(FILTER_KEY)
+        spread = prepared.spread
         for i, constraint in enumerate(spread.constraints):
             domain = node.labels.get(constraint.topology_key)
             if domain is None:
                 return unresolvable(MISSING_LABEL)
-            self_match = 1 if constraint.selector.matches(pod.labels) else 0
-            skew = spread.counts[i].get(domain, 0) + self_match - spread.minimum(i)
+            skew = spread.counts[i].get(domain, 0) + prepared.self_matches[i] - prepared.minimums[i]
             if skew > constraint.max_skew:
                 return unschedulable(REASON)
         return SUCCESS

@@ -25,7 +25,8 @@ def run_filter(plugin: object, pod: PodBuilder, node_builder: NodeBuilder, *exis
     pre = getattr(plugin, "pre_filter", None)
     if pre is not None and pre(state, info, [target]).code is Code.SKIP:
         return OK
-    return plugin.filter(state, info, target)  # type: ignore[attr-defined]
+    status: Status = plugin.filter(state, info, target)  # type: ignore[attr-defined]
+    return status
 
 
 def small(name: str, cpu: str = "1", memory: str = "1Gi") -> PodBuilder:
