@@ -185,7 +185,8 @@ def _pod_cells(pod: Object, now: datetime) -> Cells:
 def node_status(node: Object) -> str:
     conditions = {c.get("type"): c.get("status") for c in node.get("status", {}).get("conditions") or []}
     ready = conditions.get("Ready")
-    text = {"True": "Ready", "False": "NotReady"}.get(ready or "", "Unknown")
+    # As kubectl's printer: a Ready condition that is not True (False or Unknown) reads NotReady.
+    text = "Unknown" if ready is None else ("Ready" if ready == "True" else "NotReady")
     if node.get("spec", {}).get("unschedulable"):
         text += ",SchedulingDisabled"
     return text

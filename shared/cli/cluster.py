@@ -145,7 +145,8 @@ def _next_steps(topology: Topology, paths: StatePaths) -> None:
     server = kubectl_server(topology)
     if server is not None and _enabled(topology, "apiserver"):
         kubeconfig = _shell_path(paths.kubeconfig)
-        out.print(f"  KUBECONFIG={kubeconfig} kubectl get nodes   [dim]# the real kubectl, over HTTPS[/dim]")
+        kubectl = _shell_path(Path(sys.executable).parent / "kubectl")
+        out.print(f"  KUBECONFIG={kubeconfig} {kubectl} get nodes   [dim]# the real kubectl (HTTPS)[/dim]")
     programs = [p.program for p in topology.placements()]
     out.print(f"  make status · make logs C={programs[0]} · make down")
 

@@ -83,6 +83,15 @@ def test_pod_status_column_names_the_most_telling_reason(pod: dict[str, Any], sh
     assert pod_status(pod) == shown
 
 
+READY_SHOWN = [("True", "Ready"), ("False", "NotReady"), ("Unknown", "NotReady")]
+
+
+@pytest.mark.parametrize(("ready", "shown"), READY_SHOWN)
+def test_a_node_not_ready_for_whatever_reason_reads_not_ready(ready: str, shown: str) -> None:
+    assert node_status({"status": {"conditions": [{"type": "Ready", "status": ready}]}}) == shown
+    assert node_status({"status": {}}) == "Unknown"
+
+
 def test_node_status_shows_cordon() -> None:
     node = {"spec": {"unschedulable": True}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
     assert node_status(node) == "Ready,SchedulingDisabled"
