@@ -282,3 +282,7 @@ def micro_ping(service_name: str) -> str:
 def node_pod_logs(node_name: str) -> str:
     """``node.<node>.logs``: the logs of the containers of the node's pods, answered by its kubelet."""
     return node(node_name, "logs")
+
+
+def chaos_network_latency() -> str:
+    return "chaos.network.latency"

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from shared import bus, subjects
 from shared.cli.connection import ServerOption, StateDirOption, fail, resolve
 from shared.cli.main import app as root_app
+from shared.netchaos import LatencySpec
 
 app = typer.Typer(
     name="chaos", help="Inject faults: crash or partition a node, kill a pod, split the network."
@@ -79,6 +81,22 @@ def partition_command(
     """Split the control-plane replicas into groups that cannot reach each other."""
     body = {"groups": [g.split(",") for g in groups]}
     publish(_servers(server, state_dir), subjects.chaos_network_partition(), json.dumps(body).encode())
+
+
+@app.command("latency")
+def latency_command(
+    replicas: Annotated[list[str], typer.Argument(help="the control-plane replicas to slow, e.g. cp-1")],
+    delay_ms: Annotated[float, typer.Option("--delay-ms", help="added delay per message, ms")] = 100.0,
+    jitter_ms: Annotated[float, typer.Option("--jitter-ms", help="random extra delay up to this, ms")] = 0.0,
+    server: ServerOption = None,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Delay the messages the named replicas' etcd members send to each other (until chaos reset)."""
+    try:
+        spec = LatencySpec(delay_ms=delay_ms, jitter_ms=jitter_ms, replicas=replicas)
+    except ValidationError as error:
+        raise fail(f"invalid latency: {error.errors()[0]['msg']}", 2) from None
+    publish(_servers(server, state_dir), subjects.chaos_network_latency(), spec.model_dump_json().encode())
 
 
 @app.command("reset")

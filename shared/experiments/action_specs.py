@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.experiments.probe_specs import Probe
+from shared.netchaos import MAX_DELAY_MS
 
 ROLES = frozenset({"etcd-leader", "etcd-follower", "scheduler-leader", "controller-manager-leader"})
 """Targets that name a process by what it currently does rather than where it runs."""
@@ -162,6 +163,37 @@ class Partition(_ActionSpec):
         return "partition " + " | ".join(", ".join(group) for group in self.groups)
 
 
+class Latency(_ActionSpec):
+    """Publish ``chaos.network.latency``: messages to and from ``replicas`` are held back by ``delay_ms``
+    (plus or minus up to ``jitter_ms``). A replica may be named by a role, resolved when the action runs
+    (``etcd-leader``). ``chaos reset`` removes it."""
+
+    type: Literal["latency"]
+    replicas: list[str] = Field(min_length=1)
+    delay_ms: float = Field(gt=0, le=MAX_DELAY_MS)
+    jitter_ms: float = Field(default=0, ge=0, le=MAX_DELAY_MS)
+
+    @field_validator("replicas")
+    @classmethod
+    def _known_replicas(cls, replicas: list[str]) -> list[str]:
+        for name in replicas:
+            if not (name in ROLES or REPLICA.match(name)):
+                raise ValueError(
+                    f"{name!r} is not a replica name (cp-1) or a role ({', '.join(sorted(ROLES))})"
+                )
+        return replicas
+
+    @model_validator(mode="after")
+    def _jitter_within_delay(self) -> Latency:
+        if self.jitter_ms > self.delay_ms:
+            raise ValueError("jitter_ms may not exceed delay_ms")
+        return self
+
+    def describe(self) -> str:
+        jitter = f" ± {self.jitter_ms:g}" if self.jitter_ms else ""
+        return f"add {self.delay_ms:g}{jitter} ms latency to {', '.join(self.replicas)}"
+
+
 class Wait(_ActionSpec):
     type: Literal["wait"]
     seconds: float = Field(ge=0)
@@ -199,6 +231,6 @@ class Expect(_ActionSpec):
 
 
 Action = Annotated[
-    Kill | Pause | Resume | Restart | Start | Chaos | Partition | Wait | Scale | Expect,
+    Kill | Pause | Resume | Restart | Start | Chaos | Partition | Latency | Wait | Scale | Expect,
     Field(discriminator="type"),
 ]

@@ -19,6 +19,7 @@ from shared.experiments.action_specs import (
     Chaos,
     Expect,
     Kill,
+    Latency,
     Partition,
     Pause,
     ProcessAction,
@@ -30,7 +31,7 @@ from shared.experiments.action_specs import (
 )
 from shared.experiments.cluster import ClusterHandle
 from shared.experiments.control import ProcessControl, ProcessControlError
-from shared.experiments.partitions import resolve_partition
+from shared.experiments.partitions import resolve_latency, resolve_partition
 from shared.experiments.probes import ask
 from shared.experiments.records import Recording
 from shared.experiments.targets import TargetError, resolve
@@ -123,6 +124,11 @@ async def perform(
                 spec = await resolve_partition(handle, action)
                 recording.event("action", "partition " + " | ".join(", ".join(g) for g in spec.groups))
                 await handle.nc.publish(subjects.chaos_network_partition(), spec.model_dump_json().encode())
+                await handle.nc.flush()
+            case Latency():
+                latency = await resolve_latency(handle, action)
+                recording.event("action", action.describe() + f" ({', '.join(latency.replicas)})")
+                await handle.nc.publish(subjects.chaos_network_latency(), latency.model_dump_json().encode())
                 await handle.nc.flush()
             case Wait():
                 await asyncio.sleep(action.seconds)

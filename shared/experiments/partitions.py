@@ -1,4 +1,5 @@
-"""Turning a ``partition`` action's groups into the body of ``chaos.network.partition``, when it runs.
+"""Turning a ``partition`` action's groups into the body of ``chaos.network.partition``, and a ``latency``
+action's replicas into the body of ``chaos.network.latency``, when the action runs.
 
 Roles become the replica that holds them at that moment (``etcd-leader`` → ``cp-2``), ``rest`` becomes
 every etcd member no other group names, and the result must still be a partition: a replica in two groups
@@ -10,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from shared.errors import ApiError
-from shared.experiments.action_specs import REST, ROLES, Partition
+from shared.experiments.action_specs import REST, ROLES, Latency, Partition
 from shared.experiments.cluster import ClusterHandle
 from shared.experiments.targets import LEADER_LEASES, TargetError, etcd_member_name, lease_holder
+from shared.netchaos import LatencySpec
 from shared.partition import PartitionSpec
 
 
@@ -40,6 +42,12 @@ async def resolve_partition(handle: ClusterHandle, action: Partition) -> Partiti
     replicas = {role: await _replica_of(handle, role) for role in sorted(wanted)}
     members = [p.host for p in handle.topology.placements() if p.component == "etcd"]
     return resolve_groups(action.groups, replicas, members)
+
+
+async def resolve_latency(handle: ClusterHandle, action: Latency) -> LatencySpec:
+    """The latency ``action`` stands for now: its roles replaced by the replicas that hold them."""
+    replicas = [await _replica_of(handle, name) if name in ROLES else name for name in action.replicas]
+    return LatencySpec(delay_ms=action.delay_ms, jitter_ms=action.jitter_ms, replicas=_unique(replicas))
 
 
 async def _replica_of(handle: ClusterHandle, role: str) -> str:

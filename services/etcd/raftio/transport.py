@@ -10,13 +10,17 @@ reordered messages, so the transport adds no acknowledgements of its own.
 
 The transport honours ``chaos.network.partition`` and ``chaos.reset`` (ARCHITECTURE.md §4): while this
 member is cut off from a peer it neither sends to that peer nor accepts what the peer sends, both, because
-the peer may not have seen the chaos message yet.
+the peer may not have seen the chaos message yet. It honours ``chaos.network.latency`` too: a batch to or
+from a slowed replica is published after the delay by a task of its own, so the member's loop never
+waits, and each peer's batches wait behind the ones before them, so they still arrive in order.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import struct
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +34,7 @@ from services.etcd.raft.codec import CodecError, decode_message, encode_message
 from services.etcd.raft.types import Message, MessageType
 from shared import subjects
 from shared.logging import get_logger
+from shared.netchaos import LatencyError, LatencyState, parse_latency
 from shared.partition import PartitionError, PartitionState, parse_partition
 
 log = get_logger(__name__)
@@ -107,6 +112,9 @@ class NatsTransport:
         self._report_snapshot: ReportSnapshot | None = None
         self._subscriptions: list[Subscription] = []
         self.partition = PartitionState()
+        self.latency = LatencyState()
+        # The last delayed publish to each peer still pending: the next batch to that peer waits for it.
+        self._delayed: dict[str, asyncio.Task[None]] = {}
         self._chunk_ids = itertools.count(1)
         # Partly received chunk sets by (sender subject, id); a sender's newer set replaces an older one,
         # so a set that lost a chunk does not linger.
@@ -118,6 +126,7 @@ class NatsTransport:
         self._report_snapshot = report_snapshot
         self._subscriptions = [
             await self.nc.subscribe(subjects.chaos_network_partition(), cb=self._on_partition),
+            await self.nc.subscribe(subjects.chaos_network_latency(), cb=self._on_latency),
             await self.nc.subscribe(subjects.chaos_reset(), cb=self._on_reset),
             await self.nc.subscribe(subjects.raft(self.cluster, self.member_id), cb=self._on_msg),
         ]
@@ -128,10 +137,32 @@ class NatsTransport:
         for message in messages:
             by_peer[message.to].append(message)
         for peer, batch in by_peer.items():
-            if self.partition.can_reach(self.member_id, peer):
-                await self._publish(peer, batch)
-            else:
+            if not self.partition.can_reach(self.member_id, peer):
                 self._report_snapshots(peer, batch, delivered=False)
+                continue
+            delay = self.latency.delay(self.member_id, peer)
+            if delay > 0 or peer in self._delayed:
+                self._publish_later(peer, batch, time.monotonic() + delay)
+            else:
+                await self._publish(peer, batch)
+
+    def _publish_later(self, peer: str, batch: list[Message], due: float) -> None:
+        """Publish ``batch`` at ``due``, but never before the batches to ``peer`` scheduled earlier."""
+        before = self._delayed.get(peer)
+
+        async def publish() -> None:
+            if before is not None:
+                await asyncio.wait([before])
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            await self._publish(peer, batch)
+
+        task = asyncio.create_task(publish(), name=f"raft-delayed-{peer}")
+        self._delayed[peer] = task
+        task.add_done_callback(lambda done: self._forget(peer, done))
+
+    def _forget(self, peer: str, done: asyncio.Task[None]) -> None:
+        if self._delayed.get(peer) is done:
+            del self._delayed[peer]
 
     async def _on_partition(self, msg: Msg) -> None:
         try:
@@ -142,10 +173,28 @@ class NatsTransport:
         self.partition.partition(spec)
         log.info("network partitioned", member=self.member_id, groups=self.partition.groups())
 
+    async def _on_latency(self, msg: Msg) -> None:
+        try:
+            spec = parse_latency(msg.data)
+        except LatencyError as error:
+            log.warning("network latency ignored", member=self.member_id, error=str(error))
+            return
+        self.latency.add(spec)
+        log.info(
+            "network latency added",
+            member=self.member_id,
+            delay_ms=spec.delay_ms,
+            jitter_ms=spec.jitter_ms,
+            replicas=spec.replicas,
+        )
+
     async def _on_reset(self, msg: Msg) -> None:
         if self.partition.partitioned:
             log.info("network partition healed", member=self.member_id)
+        if self.latency.active:
+            log.info("network latency removed", member=self.member_id)
         self.partition.reset()
+        self.latency.reset()
 
     async def _publish(self, peer: str, batch: list[Message]) -> None:
         frame = encode_batch(batch)
@@ -207,6 +256,9 @@ class NatsTransport:
         return b"".join(pending.pieces[n] for n in range(pending.count))
 
     async def close(self) -> None:
+        for task in list(self._delayed.values()):
+            task.cancel()
+        self._delayed = {}
         for subscription in self._subscriptions:
             try:
                 await subscription.unsubscribe()

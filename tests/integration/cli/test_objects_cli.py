@@ -182,6 +182,7 @@ async def test_chaos_commands_publish_the_documented_subjects(
         ["node", "crash", "worker-2"],
         ["pod", "web-0"],
         ["partition", "cp-1", "cp-2,cp-3"],
+        ["latency", "cp-1", "--delay-ms", "50"],
         ["reset"],
     ):
         result = await asyncio.to_thread(runner.invoke, app, ["chaos", *args, *base])
@@ -194,6 +195,7 @@ async def test_chaos_commands_publish_the_documented_subjects(
         ("chaos.node.worker-2.crash", b""),
         ("chaos.pod.default.web-0.kill", b""),
         ("chaos.network.partition", b'{"groups": [["cp-1"], ["cp-2", "cp-3"]]}'),
+        ("chaos.network.latency", b'{"delay_ms":50.0,"jitter_ms":0.0,"replicas":["cp-1"]}'),
         ("chaos.reset", b""),
     ]
 
