@@ -33,11 +33,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._support import cpu_seconds, load, percentile, render_table
-from services.apiserver.auth import UserInfo, generate_token_file
 from shared.apiclient import ApiClient, resource
 from shared.cluster import up
 from shared.cluster.tokens import identities
-from shared.tokenfile import token_for_user
+from shared.tokenfile import UserInfo, generate_token_file, token_for_user
 from shared.topology import Topology, validate_topology
 from tests.clusters import Cluster, cluster_dir, free_port_topology
 

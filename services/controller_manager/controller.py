@@ -10,6 +10,7 @@ Controllers that also act on a timer (node health, pod GC) override :meth:`Contr
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from services.controller_manager.events import EventRecorder
@@ -32,7 +33,7 @@ class Context:
     clock: Clock = field(default_factory=RealClock)
 
 
-class Controller:
+class Controller(ABC):
     name = "controller"
     workers = 2
     tick_period: float | None = None
@@ -49,10 +50,11 @@ class Controller:
     def enqueue_after(self, key: str, seconds: float) -> None:
         self.queue.add_after(key, seconds)
 
+    @abstractmethod
     async def reconcile(self, key: str) -> Result:
-        raise NotImplementedError
+        """Bring the object ``key`` names to its desired state, from what the caches show now."""
 
-    async def tick(self) -> None:
+    async def tick(self) -> None:  # noqa: B027 (an optional hook: most controllers have no periodic work)
         """Periodic work beside the queue (only when ``tick_period`` is set)."""
 
     async def run(self, stop: asyncio.Event) -> None:

