@@ -121,7 +121,13 @@ def drain(
         pods = [p for p in listed["items"] if _evictable(p)]
         for pod in pods:
             typer.echo(f"evicting pod {pod['metadata']['namespace']}/{pod['metadata']['name']}")
-            await evict(client, pod)
+            try:
+                await evict(client, pod)
+            except ApiError as error:
+                # A pod deleted since the list (its ReplicaSet scaled down, its namespace went) is what
+                # drain wants anyway, as kubectl drain takes it.
+                if error.code != 404:
+                    raise
         left = await _wait_deleted(client, pods, timeout)
         if left:
             raise ApiError(504, f"drain did not complete within {timeout:g}s: {', '.join(left)} still there")

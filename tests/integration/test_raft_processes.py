@@ -79,6 +79,18 @@ async def put(nc: Client, key: str, value: str, timeout: float = 1.0) -> None:
     await bus.request(nc, subjects.raft_demo(CLUSTER, "put"), {"key": key, "value": value}, timeout=timeout)
 
 
+async def put_retrying(nc: Client, key: str, value: str, within: float) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            await put(nc, key, value)
+            return
+        except ApiError as error:
+            if error.code != 503 or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
 class Writers:
     """Concurrent writers that record every acknowledged write; failures are retried as a client would."""
 
@@ -135,7 +147,8 @@ async def test_leader_kill_fails_over_and_restarted_member_catches_up_by_snapsho
 
     await writers.stop()
     assert len(writers.acked) > 300
-    await put(nc, "last", "write")
+    # The restarted member answers "no leader" (503) until it hears from the leader; a client retries.
+    await put_retrying(nc, "last", "write", within=10)
     deadline = time.monotonic() + 20
     while True:
         states = [await status(nc, m) for m in MEMBERS]
