@@ -4,11 +4,17 @@ Objects go in and come out as dicts in the Kubernetes wire form (``to_dict(model
 ``parse_object(obj)`` convert to and from the pydantic models), so nothing a caller does not model is
 lost. Errors are :class:`~shared.errors.ApiError` with the server's ``Status`` code and reason; a 503
 (no replica, or the store without a leader) is retried with back-off up to ``retry_for`` seconds.
+
+A component on a control-plane replica gives its :class:`~shared.reachability.Reachability`: its requests
+then name the replica, and while the network is partitioned they go to the API servers of its own group
+(``api.replica.<replica>.…``, its own first, the next on each retry) and its watches move there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -20,6 +26,7 @@ from shared.apiwatch import ApiWatch
 from shared.errors import ApiError
 from shared.models import ResourceType, resource_for_kind, resource_for_plural
 from shared.podlogs import LogEntry, LogFollower, PodLogOptions, PodLogs
+from shared.reachability import Reachability
 from shared.resourcemetrics import NODE_METRICS, POD_METRICS
 
 Object = dict[str, Any]
@@ -40,32 +47,64 @@ def resource_of(obj: Object) -> ResourceType:
 
 
 class ApiClient:
-    def __init__(self, nc: Client, token: str, *, timeout: float = 5.0, retry_for: float = 10.0) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        token: str,
+        *,
+        timeout: float = 5.0,
+        retry_for: float = 10.0,
+        reachability: Reachability | None = None,
+    ) -> None:
         self.nc = nc
         self.headers = {AUTHORIZATION_HEADER: f"Bearer {token}"}
         self.timeout = timeout
         self.retry_for = retry_for
         self.owns_connection = False
+        self.reachability = reachability
+        self._watches: weakref.WeakSet[ApiWatch] = weakref.WeakSet()
+        if reachability is not None:
+            self.headers.update(reachability.headers())
+            reachability.on_change(self._partition_changed)
 
     @classmethod
-    async def connect(cls, servers: str | Sequence[str], token: str, name: str = "api-client") -> ApiClient:
-        client = cls(await bus.connect(servers, name=name), token)
+    async def connect(
+        cls,
+        servers: str | Sequence[str],
+        token: str,
+        name: str = "api-client",
+        *,
+        replica: str = "",
+    ) -> ApiClient:
+        """A client with a connection of its own; ``replica`` names the control-plane replica it runs on,
+        whose network partitions it then honours."""
+        nc = await bus.connect(servers, name=name)
+        reachability = None
+        if replica:
+            reachability = Reachability(nc, replica)
+            await reachability.start()
+        client = cls(nc, token, reachability=reachability)
         client.owns_connection = True
         return client
 
     async def close(self) -> None:
         if self.owns_connection:
+            if self.reachability is not None:
+                await self.reachability.stop()
             await self.nc.close()
 
     async def call(self, rt: ResourceType, verb: str, request: ApiRequest) -> Object:
-        subject = subjects.api(rt.group, rt.version, rt.plural, verb)
         payload = request.model_dump(by_alias=True, exclude_defaults=True)
         loop = asyncio.get_running_loop()
         deadline, delay = loop.time() + self.retry_for, 0.05
-        while True:
+        for attempt in itertools.count():
             try:
                 reply: Object = await bus.request(
-                    self.nc, subject, payload, timeout=self.timeout, headers=self.headers
+                    self.nc,
+                    self._subject(rt, verb, attempt),
+                    payload,
+                    timeout=self.timeout,
+                    headers=self.headers,
                 )
                 return reply
             except ApiError as error:
@@ -73,6 +112,18 @@ class ApiClient:
                     raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")
+
+    def _subject(self, rt: ResourceType, verb: str, attempt: int) -> str:
+        """Any replica through the queue group, or while partitioned one this replica reaches."""
+        targets = self.reachability.targets() if self.reachability else []
+        if not targets:
+            return subjects.api(rt.group, rt.version, rt.plural, verb)
+        return subjects.api_replica(targets[attempt % len(targets)], rt.group, rt.version, rt.plural, verb)
+
+    def _partition_changed(self) -> None:
+        for watch in list(self._watches):
+            watch.move()
 
     async def create(self, obj: Object, namespace: str = "") -> Object:
         rt = resource_of(obj)
@@ -197,6 +248,7 @@ class ApiClient:
 
         watch = ApiWatch(self.nc, start, request)
         await watch.establish()
+        self._watches.add(watch)
         return watch
 
     async def get_scale(self, rt: ResourceType, name: str, namespace: str = "") -> Object:

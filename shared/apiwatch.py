@@ -3,9 +3,10 @@
 ``async for event in await client.watch(pods, "default")`` yields ``{"type", "object"}`` events. Each
 message carries ``Watch-Seq``; a gap, or no message at all (not even the server's liveness ping) for
 ``silence`` seconds — the serving replica died — makes the watch re-establish itself on any replica
-from the last resourceVersion it delivered, so the caller sees no gap. An ``ERROR`` event (410: that
-resourceVersion is too old) is passed to the caller and ends the watch: list again, then watch from
-the list's resourceVersion, as client-go's reflector does.
+from the last resourceVersion it delivered, so the caller sees no gap; so does a change of network
+partition (:meth:`ApiWatch.move`), since the serving replica may now be out of reach. An ``ERROR``
+event (410: that resourceVersion is too old) is passed to the caller and ends the watch: list again,
+then watch from the list's resourceVersion, as client-go's reflector does.
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ class ApiWatch:
         self._subscription: Subscription | None = None
         self._expected = 1
         self._done = False
+        self._moving = False
+
+    def move(self) -> None:
+        """Re-establish the watch now (the network partition changed: its replica may be out of reach)."""
+        if not self._done:
+            self._moving = True
+            self._queue.put_nowait(None)
 
     async def establish(self) -> None:
         if self._subscription is not None:
@@ -67,7 +75,9 @@ class ApiWatch:
             if self._done:
                 break
             if message is None:
-                await self._reestablish("no message within the silence timeout")
+                moving, self._moving = self._moving, False
+                why = "network partition changed" if moving else "no message within the silence timeout"
+                await self._reestablish(why)
                 continue
             headers = message.headers or {}
             if WATCH_PING_HEADER in headers:

@@ -189,6 +189,7 @@ class MicroService:
         queue_group: str | None = None,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         max_concurrency: int = 256,
+        admit: Callable[[Mapping[str, str]], bool] | None = None,
     ) -> None:
         self.nc = nc
         self.name = name
@@ -201,6 +202,8 @@ class MicroService:
         self._service: Service | None = None
         self._slots = asyncio.Semaphore(max_concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()
+        # Requests it refuses go unanswered, as across a network partition (shared.reachability).
+        self._admit = admit
 
     def add_endpoint(
         self,
@@ -250,6 +253,8 @@ class MicroService:
 
     def _dispatcher(self, endpoint: _Endpoint[Any]) -> Callable[[Request], Awaitable[None]]:
         async def dispatch(request: Request) -> None:
+            if self._admit is not None and not self._admit(request.headers or {}):
+                return
             await self._slots.acquire()
             task = asyncio.create_task(self._serve(endpoint, request))
             self._in_flight.add(task)

@@ -83,6 +83,13 @@ class PartitionState:
             return True
         return self._group_of[a] == self._group_of[b]
 
+    def group_of(self, name: str) -> list[str] | None:
+        """The replicas in ``name``'s group, sorted, or None when no group names it."""
+        number = self._group_of.get(name)
+        if number is None:
+            return None
+        return sorted(n for n, g in self._group_of.items() if g == number)
+
     def groups(self) -> list[list[str]]:
         """The current groups, sorted, for logs and status."""
         numbers = sorted(set(self._group_of.values()))

@@ -72,6 +72,14 @@ def etcd_member(member_id: str, *rest: str) -> str:
     return _join("etcd", "member", member_id, *rest)
 
 
+def etcd_member_addressed(member_id: str, client_subject: str) -> str:
+    """A client subject addressed to one member: ``etcd.kv.put`` → ``etcd.member.<id>.kv.put``."""
+    family, *verb = client_subject.split(".")
+    if family != "etcd" or not verb:
+        raise ValueError(f"{client_subject!r} is not an etcd client subject")
+    return etcd_member(member_id, *verb)
+
+
 def etcd_member_all(member_id: str) -> str:
     """The wildcard a member subscribes to for requests addressed to itself."""
     return f"{etcd_member(member_id)}.>"
@@ -100,8 +108,36 @@ def api(group: str, version: str, resource: str, verb: str) -> str:
 
 
 def api_all() -> str:
-    """The wildcard an API server replica subscribes to."""
+    """Every API subject: the shared ones and those addressed to one replica (for permissions)."""
     return "api.>"
+
+
+def api_requests() -> str:
+    """The subjects every API server replica serves in the queue group: exactly five tokens."""
+    return "api.*.*.*.*"
+
+
+def api_replica(replica: str, group: str, version: str, resource: str, verb: str) -> str:
+    """``api.replica.<replica>.<group>.<version>.<resource>.<verb>``: a request for one replica alone.
+
+    Components address the replicas they can reach this way while the network is partitioned
+    (``shared.reachability``); the extra tokens keep these out of :func:`api_requests`' queue group.
+    """
+    return _join("api", "replica", token(replica), api_group_token(group), version, resource, verb)
+
+
+def api_replica_all(replica: str) -> str:
+    """The wildcard a replica subscribes to for requests addressed to itself."""
+    return f"{_join('api', 'replica', token(replica))}.>"
+
+
+def api_unaddressed(subject: str) -> str:
+    """The shared subject of a replica-addressed one (``api.replica.cp-1.core.v1.pods.get`` →
+    ``api.core.v1.pods.get``); any other subject unchanged."""
+    parts = subject.split(".")
+    if len(parts) > 3 and parts[0] == "api" and parts[1] == "replica":
+        return _join("api", *parts[3:])
+    return subject
 
 
 def api_group_token(group: str) -> str:

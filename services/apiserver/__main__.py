@@ -22,6 +22,7 @@ from shared.bus import connect
 from shared.config import ServiceFlags, parse_flags
 from shared.lifecycle import run_service
 from shared.logging import configure, get_logger
+from shared.reachability import Reachability
 
 log = get_logger("apiserver")
 
@@ -51,13 +52,15 @@ class ApiServerFlags(ServiceFlags):
 async def main(flags: ApiServerFlags, stop: asyncio.Event) -> None:
     authenticator = TokenAuthenticator.from_file(flags.token_file)
     nc = await connect(flags.servers, name=f"apiserver-{flags.name}")
-    storage = ObjectStorage(NatsEtcdClient(nc))
+    reachability = Reachability(nc, flags.name)
+    await reachability.start()
+    storage = ObjectStorage(NatsEtcdClient(nc, reachability=reachability))
     registry = Registry(
         storage, Admission(storage, flags.service_cidr), toleration_seconds=flags.default_toleration_seconds
     )
     caches = WatchCaches(storage.kv)
     handler = RequestHandler(registry, authenticator, caches, KubeletClient(nc))
-    service = ApiService(nc, handler, replica=flags.name)
+    service = ApiService(nc, handler, replica=flags.name, reachability=reachability)
     registry.publish = service.publish
     await registry.ensure_namespaces(SYSTEM_NAMESPACES)
     await caches.start()

@@ -37,15 +37,25 @@ def default_identities(nodes: tuple[str, ...]) -> dict[str, UserInfo]:
     return identities
 
 
+REPLICAS = ("cp-1", "cp-2", "cp-3")
+
+
 class LocalControlPlane:
     def __init__(
-        self, apiservers: int = 1, nodes: tuple[str, ...] = ("worker-1", "worker-2"), *, https: bool = False
+        self,
+        apiservers: int = 1,
+        nodes: tuple[str, ...] = ("worker-1", "worker-2"),
+        *,
+        https: bool = False,
+        etcd_args: list[str] | None = None,
     ) -> None:
-        self.etcd = LocalEtcdCluster()
+        self.names = tuple(f"cp-{n}" for n in range(1, apiservers + 1))
+        # The members are named after the replicas, as under make up, so a network partition that names
+        # replicas cuts each replica's API server and etcd member alike.
+        self.etcd = LocalEtcdCluster(extra_args=etcd_args, names=REPLICAS)
         self.https = https
         self.pki: PkiPaths | None = None
         self.https_urls: dict[str, str] = {}
-        self.names = tuple(f"cp-{n}" for n in range(1, apiservers + 1))
         self.identities = default_identities(nodes)
         self.tokens: dict[str, str] = {}
         self.apiservers: dict[str, ServiceProcess] = {}

@@ -4,8 +4,10 @@ For each request, in order: find the resource the subject names (404 otherwise),
 :class:`~services.apiserver.handler.RequestHandler` authenticate the bearer token (401), authorize the
 user (403) and call the registry, whose errors are already Kubernetes ``Status`` objects; watches stream
 from the replica's watch caches to the request's ``deliver`` subject (``watches.py``). Every replica
-serves in the queue group ``apiserver``. After each successful write — through any front — the replica
-that made it publishes the change as a ``WatchEvent`` on
+serves in the queue group ``apiserver`` and, for requests addressed to it alone (a component reaching only
+its side of a network partition), on ``api.replica.<replica>.…``; while partitioned it drops requests
+from replicas it cannot reach (``shared.reachability``). After each successful write — through any
+front — the replica that made it publishes the change as a ``WatchEvent`` on
 ``watch.<group>.<version>.<resource>.<namespace>.<name>`` for observers.
 """
 
@@ -26,6 +28,7 @@ from shared.bus import MicroService, RequestContext
 from shared.errors import ApiError
 from shared.logging import get_logger
 from shared.models import RESOURCES, ResourceType
+from shared.reachability import Reachability
 
 log = get_logger(__name__)
 
@@ -56,7 +59,14 @@ def route(subject: str) -> Route:
 
 
 class ApiService:
-    def __init__(self, nc: Client, handler: RequestHandler, *, replica: str = "") -> None:
+    def __init__(
+        self,
+        nc: Client,
+        handler: RequestHandler,
+        *,
+        replica: str = "",
+        reachability: Reachability | None = None,
+    ) -> None:
         self.nc = nc
         self.handler = handler
         self.watches = WatchStreams(nc, handler.caches)
@@ -67,8 +77,17 @@ class ApiService:
             metadata={"replica": replica},
             queue_group=subjects.APISERVER_QUEUE,
             max_request_bytes=MAX_REQUEST_BYTES,
+            admit=reachability.admits if reachability else None,
         )
-        self.micro.add_endpoint("api", subjects.api_all(), ApiRequest, self.handle)
+        self.micro.add_endpoint("api", subjects.api_requests(), ApiRequest, self.handle)
+        if replica:
+            self.micro.add_endpoint(
+                "api-replica",
+                subjects.api_replica_all(replica),
+                ApiRequest,
+                self.handle,
+                queue_group=f"{subjects.APISERVER_QUEUE}-{replica}",
+            )
 
     async def start(self) -> None:
         await self.micro.start()
@@ -78,7 +97,7 @@ class ApiService:
         await self.watches.stop()
 
     async def handle(self, request: ApiRequest, context: RequestContext) -> Object:
-        r = route(context.subject)
+        r = route(subjects.api_unaddressed(context.subject))
         authorization = context.header(AUTHORIZATION_HEADER)
         if r.verb == "watch":
             await self.handler.admit(r, request, authorization)

@@ -76,7 +76,9 @@ def controller_manager_token(path: Path) -> str:
 
 async def main(flags: ControllerManagerFlags, election: LeaderElectionConfig, stop: asyncio.Event) -> None:
     token = controller_manager_token(flags.token_file)
-    client = await ApiClient.connect(flags.servers, token, name=f"controller-manager-{flags.name}")
+    client = await ApiClient.connect(
+        flags.servers, token, name=f"controller-manager-{flags.name}", replica=flags.name
+    )
     options = flags.options()
 
     async def lead() -> None:

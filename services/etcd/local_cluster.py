@@ -19,8 +19,15 @@ READY_LINE = "etcd member ready"
 
 
 class LocalEtcdCluster:
-    def __init__(self, size: int = 3, *, extra_args: list[str] | None = None, nats_url: str | None = None):
-        self.names = tuple(f"e{n}" for n in range(1, size + 1))
+    def __init__(
+        self,
+        size: int = 3,
+        *,
+        extra_args: list[str] | None = None,
+        nats_url: str | None = None,
+        names: tuple[str, ...] | None = None,
+    ):
+        self.names = names or tuple(f"e{n}" for n in range(1, size + 1))
         self.extra_args = list(extra_args or [])
         self._own_nats = nats_url is None
         self.nats = NatsServer() if nats_url is None else None

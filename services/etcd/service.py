@@ -4,7 +4,10 @@ Each handler does four things, in order (etcd's ``v3rpc/key.go``): validate the 
 request (400 naming the field), call the server, let errors map to ``Status`` replies (the bus does
 that), and return the result with the member's header. Every member serves the client subjects in the
 queue group ``etcd`` and its own ``etcd.member.<id>.…`` subjects: a keepalive that reaches a follower
-is forwarded to the leader there, a watch cancel to the member that serves the watch.
+is forwarded to the leader there, a watch cancel to the member that serves the watch. Every client verb
+is served on the member's own subjects too, for clients that may address only the members they reach
+while the network is partitioned; the member then drops, unanswered, requests from replicas it cannot
+reach (``shared.reachability``).
 """
 
 from __future__ import annotations
@@ -33,8 +36,12 @@ from services.etcd.watch_hub import parse_external_id
 from shared import bus, subjects
 from shared.bus import MicroService, RequestContext
 from shared.errors import ApiError, bad_request, unavailable
+from shared.reachability import Reachability
 
 MEMBER_TIMEOUT = 1.0
+
+FORWARDED_HEADER = "Kubenats-Forwarded"
+"""Marks a lease request one member forwarded to the leader: the leader answers it, never forwards it on."""
 
 
 class Body(RootModel[dict[str, Any]]):
@@ -44,46 +51,49 @@ class Body(RootModel[dict[str, Any]]):
 class EtcdService:
     def __init__(self, server: EtcdServer) -> None:
         self.server = server
+        self.reachability = Reachability(server.nc, server.name)
         self.micro = MicroService(
             server.nc,
             "etcd",
             description=f"etcd member {server.name} of cluster {server.cluster}",
             metadata={"member": server.name, "cluster": server.cluster},
             queue_group=subjects.ETCD_QUEUE,
+            admit=self.reachability.admits,
         )
         self._declare()
 
     def _declare(self) -> None:
         add = self.micro.add_endpoint
-        add("range", subjects.etcd_kv("range"), Body, self.range)
-        add("put", subjects.etcd_kv("put"), Body, self.put)
-        add("delete", subjects.etcd_kv("delete"), Body, self.delete)
-        add("txn", subjects.etcd_kv("txn"), Body, self.txn)
-        add("compact", subjects.etcd_kv("compact"), Body, self.compact)
-        add("lease-grant", subjects.etcd_lease("grant"), Body, self.lease_grant)
-        add("lease-revoke", subjects.etcd_lease("revoke"), Body, self.lease_revoke)
-        add("lease-keepalive", subjects.etcd_lease("keepalive"), Body, self.lease_keepalive)
-        add("lease-ttl", subjects.etcd_lease("ttl"), Body, self.lease_ttl)
-        add("watch-create", subjects.etcd_watch("create"), Body, self.watch_create)
-        add("watch-cancel", subjects.etcd_watch("cancel"), Body, self.watch_cancel)
-        add("cluster-status", subjects.etcd_cluster_status(), Body, self.cluster_status)
-        # Subjects addressed to this member alone: a queue group of one.
-        own = f"etcd-{self.server.name}"
+        own = f"etcd-{self.server.name}"  # subjects addressed to this member alone: a queue group of one
         member = self.server.name
-        add("member-keepalive", subjects.etcd_member(member, "lease", "keepalive"), Body,
-            self.member_keepalive, queue_group=own)  # fmt: skip
-        add("member-lease-ttl", subjects.etcd_member(member, "lease", "ttl"), Body,
-            self.member_lease_ttl, queue_group=own)  # fmt: skip
-        add("member-watch-cancel", subjects.etcd_member(member, "watch", "cancel"), Body,
-            self.member_watch_cancel, queue_group=own)  # fmt: skip
+        client_verbs = [
+            ("range", subjects.etcd_kv("range"), self.range),
+            ("put", subjects.etcd_kv("put"), self.put),
+            ("delete", subjects.etcd_kv("delete"), self.delete),
+            ("txn", subjects.etcd_kv("txn"), self.txn),
+            ("compact", subjects.etcd_kv("compact"), self.compact),
+            ("lease-grant", subjects.etcd_lease("grant"), self.lease_grant),
+            ("lease-revoke", subjects.etcd_lease("revoke"), self.lease_revoke),
+            ("lease-keepalive", subjects.etcd_lease("keepalive"), self.lease_keepalive),
+            ("lease-ttl", subjects.etcd_lease("ttl"), self.lease_ttl),
+            ("watch-create", subjects.etcd_watch("create"), self.watch_create),
+            ("watch-cancel", subjects.etcd_watch("cancel"), self.watch_cancel),
+            ("cluster-status", subjects.etcd_cluster_status(), self.cluster_status),
+        ]
+        for name, subject, handler in client_verbs:
+            add(name, subject, Body, handler)
+            addressed = subjects.etcd_member_addressed(member, subject)
+            add(f"member-{name}", addressed, Body, handler, queue_group=own)
         add("member-status", subjects.etcd_member(member, "status"), Body, self.member_status,
             queue_group=own)  # fmt: skip
 
     async def start(self) -> None:
+        await self.reachability.start()
         await self.micro.start()
 
     async def stop(self) -> None:
         await self.micro.stop()
+        await self.reachability.stop()
 
     # --- kv -----------------------------------------------------------------------------------------
 
@@ -126,26 +136,25 @@ class EtcdService:
     async def lease_keepalive(self, body: Body, context: RequestContext) -> Wire:
         check_fields("lease.keepalive", body.root)
         request = LeaseKeepAliveRequest.from_wire(body.root)
-        if self.server.member.is_leader:
+        if self._leader_answers(context):
             return self.server.lease_keepalive(request.id)
         return await self._ask_leader("keepalive", body)
-
-    async def member_keepalive(self, body: Body, context: RequestContext) -> Wire:
-        request = LeaseKeepAliveRequest.from_wire(body.root)
-        self._require_leader()
-        return self.server.lease_keepalive(request.id)
 
     async def lease_ttl(self, body: Body, context: RequestContext) -> Wire:
         check_fields("lease.ttl", body.root)
         request = LeaseTimeToLiveRequest.from_wire(body.root)
-        if self.server.member.is_leader:
+        if self._leader_answers(context):
             return self.server.lease_time_to_live(request.id, request.keys)
         return await self._ask_leader("ttl", body)
 
-    async def member_lease_ttl(self, body: Body, context: RequestContext) -> Wire:
-        request = LeaseTimeToLiveRequest.from_wire(body.root)
-        self._require_leader()
-        return self.server.lease_time_to_live(request.id, request.keys)
+    def _leader_answers(self, context: RequestContext) -> bool:
+        """Whether to answer here (the leader) rather than forward; a forwarded request is never
+        forwarded again, so two members with stale views of the leader cannot pass it back and forth."""
+        if self.server.member.is_leader:
+            return True
+        if context.header(FORWARDED_HEADER):
+            raise unavailable("etcdserver: not a primary lessor (leadership moved); retry")
+        return False
 
     async def _ask_leader(self, lease_verb: str, body: Body) -> Wire:
         """Only the leader's lessor keeps live deadlines: a follower forwards keepalive and ttl to it."""
@@ -157,12 +166,9 @@ class EtcdService:
             subjects.etcd_member(leader, "lease", lease_verb),
             body.root,
             timeout=self.server.config.request_timeout,
+            headers={FORWARDED_HEADER: "1", **self.reachability.headers()},
         )
         return reply
-
-    def _require_leader(self) -> None:
-        if not self.server.member.is_leader:
-            raise unavailable("etcdserver: not a primary lessor (leadership moved); retry")
 
     # --- watches ------------------------------------------------------------------------------------
 
@@ -177,13 +183,13 @@ class EtcdService:
         if member == self.server.name:
             return self.server.watch_cancel(number)
         reply: Wire = await bus.request(
-            self.server.nc, subjects.etcd_member(member, "watch", "cancel"), body.root, timeout=MEMBER_TIMEOUT
+            self.server.nc,
+            subjects.etcd_member(member, "watch", "cancel"),
+            body.root,
+            timeout=MEMBER_TIMEOUT,
+            headers=self.reachability.headers(),
         )
         return reply
-
-    async def member_watch_cancel(self, body: Body, context: RequestContext) -> Wire:
-        _, number = _watch_id(body)
-        return self.server.watch_cancel(number)
 
     # --- cluster ------------------------------------------------------------------------------------
 
@@ -196,9 +202,15 @@ class EtcdService:
         async def ask(peer: str) -> Wire:
             if peer == self.server.name:
                 return self.server.member_status()
+            if not self.reachability.reaches(peer):
+                return {"name": peer, "reachable": False, "error": "cut off by a network partition"}
             try:
                 reply: Wire = await bus.request(
-                    self.server.nc, subjects.etcd_member(peer, "status"), {}, timeout=MEMBER_TIMEOUT
+                    self.server.nc,
+                    subjects.etcd_member(peer, "status"),
+                    {},
+                    timeout=MEMBER_TIMEOUT,
+                    headers=self.reachability.headers(),
                 )
             except ApiError as error:
                 return {"name": peer, "reachable": False, "error": error.message}

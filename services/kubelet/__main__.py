@@ -28,6 +28,7 @@ from shared.config import ServiceFlags, die, parse_flags
 from shared.lifecycle import run_service
 from shared.logging import configure, get_logger
 from shared.models import Quantity
+from shared.reachability import Reachability
 
 log = get_logger("kubelet")
 
@@ -139,10 +140,15 @@ async def main(flags: KubeletFlags, tokens: dict[str, str], stop: asyncio.Event)
     names = flags.names()
     nc = await connect(flags.servers, name=f"kubelet-{names[0]}" if len(names) == 1 else "kubelet-hollow")
     clock = RealClock()
+    # A kubelet of one node honours network partitions that name its node (a control-plane replica's
+    # node is named after the replica); hollow nodes share a connection and stay out of partitions.
+    reachability = Reachability(nc, names[0]) if len(names) == 1 else None
+    if reachability is not None:
+        await reachability.start()
     kubelets = [
         Kubelet(
             flags.node_config(name),
-            ApiClient(nc, tokens[name]),
+            ApiClient(nc, tokens[name], reachability=reachability),
             make_runtime(flags, nc, name, clock),
             clock,
             flags.options(),

@@ -52,7 +52,7 @@ async def main(
     flags: SchedulerFlags, config: SchedulerConfiguration, election: LeaderElectionConfig, stop: asyncio.Event
 ) -> None:
     token = scheduler_token(flags.token_file)
-    client = await ApiClient.connect(flags.servers, token, name=f"scheduler-{flags.name}")
+    client = await ApiClient.connect(flags.servers, token, name=f"scheduler-{flags.name}", replica=flags.name)
     framework = Framework.from_config(config, Handle(client), random.Random(flags.seed))
     scheduler = Scheduler(client, framework, identity=flags.name)
     pods, nodes = Informer(client, PODS), Informer(client, NODES)

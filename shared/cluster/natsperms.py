@@ -113,7 +113,8 @@ def component_role(component: str, host: str) -> Role:
             store=True,
         ),
         # The store's only client: serves api.>, streams watch events to clients' inboxes, publishes
-        # every change for observers on watch.>, asks kubelets for pods' logs and nodes' stats.
+        # every change for observers on watch.>, asks kubelets for pods' logs and nodes' stats; honours
+        # network partitions (chaos).
         "apiserver": Role(
             publish=(
                 STORE,
@@ -123,7 +124,7 @@ def component_role(component: str, host: str) -> Role:
                 subjects.node_stats_all(),
                 subjects.node_pod_logs_all(),
             ),
-            subscribe=(API, MICRO),
+            subscribe=(API, MICRO, CHAOS),
             responses=True,
             store=True,
         ),

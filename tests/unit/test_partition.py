@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import pytest
+from nats.aio.client import Client
 
 from shared import subjects
 from shared.cluster.natsperms import program_permissions
 from shared.partition import PartitionError, PartitionState, parse_partition
+from shared.reachability import REPLICA_HEADER, Reachability
 from shared.topology import Placement
 from tests.unit.test_nats_auth import may_subscribe
 
@@ -86,7 +89,58 @@ def test_a_body_that_is_no_partition_is_refused_with_the_reason(body: bytes, com
         parse_partition(body)
 
 
-def test_an_etcd_member_may_subscribe_to_the_partition_and_reset_subjects() -> None:
-    permissions = program_permissions(Placement(host="cp-1", role="control-plane", component="etcd"))
+@pytest.mark.parametrize("component", ["etcd", "apiserver", "scheduler", "controller-manager", "kubelet"])
+def test_every_control_plane_component_may_subscribe_to_the_partition_and_reset_subjects(
+    component: str,
+) -> None:
+    permissions = program_permissions(Placement(host="cp-1", role="control-plane", component=component))
     assert may_subscribe(permissions, subjects.chaos_network_partition())
     assert may_subscribe(permissions, subjects.chaos_reset())
+
+
+@pytest.mark.parametrize(
+    ("name", "group"),
+    [("cp-1", ["cp-1"]), ("cp-3", ["cp-2", "cp-3"]), ("cp-4", None), ("worker-1", None)],
+)
+def test_the_group_of_a_replica_is_its_side_of_the_partition(name: str, group: list[str] | None) -> None:
+    assert split_state().group_of(name) == group
+    assert PartitionState().group_of(name) is None  # a whole network has no sides
+
+
+# --- one replica's view (shared.reachability), without the bus ----------------------------------------
+
+
+def view(replica: str, body: bytes | None = SPLIT) -> Reachability:
+    reachability = Reachability(cast(Client, None), replica)  # the connection is only for subscribing
+    if body is not None:
+        reachability.state.partition(parse_partition(body))
+    return reachability
+
+
+@pytest.mark.parametrize(
+    ("replica", "targets"),
+    [
+        ("cp-1", ["cp-1"]),
+        ("cp-3", ["cp-3", "cp-2"]),  # its own replica first, then the rest of its side
+        ("cp-4", []),  # named in no group: the queue group reaches everyone it may reach
+    ],
+)
+def test_a_partitioned_replica_addresses_only_its_own_side(replica: str, targets: list[str]) -> None:
+    assert view(replica).targets() == targets
+    assert view(replica).partitioned is bool(targets)
+    assert view(replica, None).targets() == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "admitted"),
+    [
+        ({REPLICA_HEADER: "cp-3"}, True),
+        ({REPLICA_HEADER: "cp-1"}, False),
+        ({REPLICA_HEADER.lower(): "cp-1"}, False),  # NATS keeps the sender's spelling of the name
+        ({}, True),  # kubectl, the CLI, a worker: no replica, not partitioned away
+        ({REPLICA_HEADER: "worker-1"}, True),
+    ],
+)
+def test_a_replica_admits_requests_only_from_its_side(headers: dict[str, str], admitted: bool) -> None:
+    assert view("cp-2").admits(headers) is admitted
+    assert view("cp-2", None).admits(headers) is True

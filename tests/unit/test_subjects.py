@@ -17,10 +17,16 @@ from shared import subjects
         (subjects.etcd_cluster_status(), "etcd.cluster.status"),
         (subjects.etcd_member("cp-2", "put"), "etcd.member.cp-2.put"),
         (subjects.etcd_member_all("cp-2"), "etcd.member.cp-2.>"),
+        (subjects.etcd_member_addressed("cp-2", "etcd.kv.put"), "etcd.member.cp-2.kv.put"),
+        (subjects.etcd_member_addressed("cp-2", "etcd.cluster.status"), "etcd.member.cp-2.cluster.status"),
         (subjects.raft("kv", "cp-1"), "raft.kv.cp-1"),
         (subjects.api("", "v1", "pods", "create"), "api.core.v1.pods.create"),
         (subjects.api("apps", "v1", "deployments", "list"), "api.apps.v1.deployments.list"),
         (subjects.api("coordination.k8s.io", "v1", "leases", "update"), "api.coordination.v1.leases.update"),
+        (subjects.api_replica("cp-1", "", "v1", "pods", "get"), "api.replica.cp-1.core.v1.pods.get"),
+        (subjects.api_replica_all("cp-1"), "api.replica.cp-1.>"),
+        (subjects.api_unaddressed("api.replica.cp-1.core.v1.pods.get"), "api.core.v1.pods.get"),
+        (subjects.api_unaddressed("api.core.v1.pods.get"), "api.core.v1.pods.get"),
         (subjects.watch_event("", "v1", "pods", "default", "web-0"), "watch.core.v1.pods.default.web-0"),
         (subjects.watch_event("", "v1", "nodes", "", "worker-1"), "watch.core.v1.nodes._.worker-1"),
         (
@@ -56,3 +62,15 @@ def test_unknown_etcd_verb_is_refused() -> None:
 def test_unknown_chaos_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown chaos kind"):
         subjects.chaos("disk", "x", "fill")
+
+
+def test_replica_addressed_api_subjects_stay_out_of_the_shared_queue_group() -> None:
+    # The queue group's wildcard matches exactly five tokens: a request for one replica has seven.
+    shared_tokens = len(subjects.api_requests().split("."))
+    assert len(subjects.api("", "v1", "pods", "get").split(".")) == shared_tokens
+    assert len(subjects.api_replica("cp-1", "", "v1", "pods", "get").split(".")) != shared_tokens
+
+
+def test_only_etcd_client_subjects_can_be_addressed_to_a_member() -> None:
+    with pytest.raises(ValueError, match="not an etcd client subject"):
+        subjects.etcd_member_addressed("cp-1", "api.core.v1.pods.get")

@@ -1,15 +1,22 @@
 """The client of our etcd service over NATS: ``KVClient`` on ARCHITECTURE.md §2's subjects.
 
 Requests go to the queue group, so any member answers; a 503 (no leader yet, a member stopping) is
-retried with back-off until the request's deadline. A watch numbers its messages (``seq``): on a gap,
-or when nothing (not even a progress notice) arrives for ``silence`` seconds — the serving member died —
-the watch is re-created on any member from the last revision it delivered + 1, and events at or below
-that revision are dropped, so the caller sees every event once and in order.
+retried with back-off until the request's deadline. A client that lives on a control-plane replica
+(given a :class:`~shared.reachability.Reachability`) names its replica on every request and, while the
+network is partitioned, addresses the members of its own group one after another
+(``etcd.member.<id>.…``), never the queue group; its watches move to such a member when the partition
+changes.
+
+A watch numbers its messages (``seq``): on a gap, or when nothing (not even a progress notice) arrives
+for ``silence`` seconds — the serving member died — the watch is re-created on any member from the last
+revision it delivered + 1, and events at or below that revision are dropped, so the caller sees every
+event once and in order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Sequence
 from contextlib import suppress
@@ -43,10 +50,11 @@ from services.etcd.client.api import (
     WatchResponse,
     error_from_status,
 )
-from services.etcd.watch_hub import PING_HEADER
+from services.etcd.watch_hub import PING_HEADER, parse_external_id
 from shared import bus, subjects
 from shared.errors import ApiError
 from shared.logging import get_logger
+from shared.reachability import Reachability
 
 log = get_logger(__name__)
 
@@ -152,13 +160,23 @@ class NatsEtcdClient:
     """``KVClient`` over NATS; ``retry_for`` bounds how long a 503 is retried before it is raised."""
 
     def __init__(
-        self, nc: Client, *, timeout: float = 5.0, retry_for: float = 10.0, owns_connection: bool = False
+        self,
+        nc: Client,
+        *,
+        timeout: float = 5.0,
+        retry_for: float = 10.0,
+        owns_connection: bool = False,
+        reachability: Reachability | None = None,
     ) -> None:
         self.nc = nc
         self.timeout = timeout
         self.retry_for = retry_for
         self.owns_connection = owns_connection
+        self.reachability = reachability
+        self.headers = reachability.headers() if reachability else None
         self._watches: set[NatsWatch] = set()
+        if reachability is not None:
+            reachability.on_change(self._partition_changed)
 
     @classmethod
     async def connect(cls, servers: str | Sequence[str], name: str = "etcd-client") -> NatsEtcdClient:
@@ -169,9 +187,11 @@ class NatsEtcdClient:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.retry_for
         delay = 0.05
-        while True:
+        for attempt in itertools.count():
             try:
-                reply: Wire = await bus.request(self.nc, subject, body, timeout=self.timeout)
+                reply: Wire = await bus.request(
+                    self.nc, self._address(subject, attempt), body, timeout=self.timeout, headers=self.headers
+                )
                 return reply
             except ApiError as error:
                 etcd_error = error_from_status(error.code, error.message, error.details)
@@ -179,6 +199,22 @@ class NatsEtcdClient:
                     raise etcd_error from None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")
+
+    def _address(self, subject: str, attempt: int) -> str:
+        """The queue-group ``subject``, or while partitioned the same request addressed to the members
+        this replica reaches, taking the next one on each retry (its own member first)."""
+        targets = self.reachability.targets() if self.reachability else []
+        if not targets:
+            return subject
+        return subjects.etcd_member_addressed(targets[attempt % len(targets)], subject)
+
+    def reaches(self, member: str) -> bool:
+        return self.reachability is None or self.reachability.reaches(member)
+
+    def _partition_changed(self) -> None:
+        for watch in self._watches:
+            watch.move()
 
     async def range(
         self,
@@ -312,6 +348,13 @@ class NatsWatch(Watch):
         self._watch_id = ""
         self._expected_seq = 1
         self._done = False
+        self._moving = False
+
+    def move(self) -> None:
+        """Re-create the server-side watch (the partition changed: its member may be out of reach)."""
+        if not self._done:
+            self._moving = True
+            self._queue.put_nowait(None)
 
     async def establish(self) -> None:
         """Create a server-side watch from ``delivered + 1`` (or from now, the first time)."""
@@ -337,7 +380,10 @@ class NatsWatch(Watch):
             if self._done:
                 raise StopAsyncIteration
             if message is None:
-                await self._recreate("no message within the silence timeout")
+                moving, self._moving = self._moving, False
+                await self._recreate(
+                    "network partition changed" if moving else "no message within the silence timeout"
+                )
                 continue
             if (message.headers or {}).get(PING_HEADER):
                 continue
@@ -392,10 +438,17 @@ class NatsWatch(Watch):
             self._subscription = None
         if self._watch_id:
             watch_id, self._watch_id = self._watch_id, ""
+            member, _ = parse_external_id(watch_id)
+            if not self.client.reaches(member):
+                return  # out of reach: it drops the watch itself once nobody listens on its deliver subject
             # The serving member may be gone, or the watch already ended: nothing left to cancel then.
             with suppress(ApiError):
                 await bus.request(
-                    self.client.nc, subjects.etcd_watch("cancel"), {"watch_id": watch_id}, timeout=1
+                    self.client.nc,
+                    subjects.etcd_member(member, "watch", "cancel"),
+                    {"watch_id": watch_id},
+                    timeout=1,
+                    headers=self.client.headers,
                 )
 
     async def cancel(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -72,7 +73,7 @@ async def test_watch_continues_without_gap_when_replicas_die(replicated: LocalCo
 
     async def consume() -> None:
         async for event in watch:
-            assert event["type"] == "ADDED", event
+            assert event["type"] == "ADDED", json.dumps(event)
             seen.append(event["object"]["metadata"]["name"])
             if len(seen) == 30:
                 return
