@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from shared.experiments.records import Event, OpKind, OpRecord, ProbeRound
 
-KINDS: tuple[OpKind, ...] = ("write", "read", "api", "service")
+KINDS: tuple[OpKind, ...] = ("write", "read", "api", "service", "pod")
 
 
 class Figures(BaseModel):

@@ -1,10 +1,11 @@
-"""Background load: KV writers and readers on shared registers, and Service requests, all recorded.
+"""Background load: KV writers and readers, Service requests and pod creation, all recorded.
 
 Each writer puts unique values (``w<client>-<n>``) to a few shared keys; each reader reads them. Every
 operation goes into a linearizability :class:`History` (a write whose outcome is unknown — a timeout, a
 503 — is ``info``: it may or may not have happened) and into the recording with its times; every
 acknowledged write is kept with the revision the store gave it, so the audit can read exactly that
-version back. Clients never retry: a failed request is a client error, recorded as such.
+version back. Clients never retry: a failed request is a client error, recorded as such. Pod creation
+is :mod:`shared.experiments.podload`'s; it runs among these clients and stops with them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from shared.apiclient import resource
 from shared.errors import ApiError
 from shared.experiments.cluster import ClusterHandle
 from shared.experiments.model import Load
+from shared.experiments.podload import PodLoad
 from shared.experiments.records import Recording
 from shared.experiments.tasks import Tasks
 from shared.linearizability import History, Read, Write
@@ -52,8 +54,16 @@ def describe(error: Exception) -> str:
 class BackgroundLoad:
     """The clients of one run: :meth:`start` launches them, :meth:`stop` ends them and returns the result."""
 
-    def __init__(self, handle: ClusterHandle, spec: Load, prefix: str, recording: Recording) -> None:
+    def __init__(
+        self,
+        handle: ClusterHandle,
+        spec: Load,
+        prefix: str,
+        recording: Recording,
+        pods: PodLoad | None = None,
+    ) -> None:
         self.handle = handle
+        self.pods = pods
         self.spec = spec
         self.prefix = prefix
         self.recording = recording
@@ -72,6 +82,8 @@ class BackgroundLoad:
             clients.append(self._service())
         for client in clients:
             self._tasks.start(client)
+        if self.pods is not None:
+            self.pods.start(self._tasks)
 
     async def stop(self) -> LoadResult:
         await self._tasks.stop()

@@ -60,6 +60,18 @@ class ServiceLoad(_Strict):
     name: str
 
 
+class PodLoad(_Strict):
+    """Bare pods created at a steady rate in a namespace of the run's own, each acknowledgement recorded;
+    the audit checks every acknowledged pod exists and measures how long each took to run."""
+
+    rate: float = Field(default=1.0, gt=0, le=20, description="pods created per second")
+    max_pods: int = Field(default=30, ge=1, description="no more pods than this in one run")
+    image: str = "nginx:1.27"
+    start_timeout: float = Field(
+        default=30.0, gt=0, description="how long the audit waits for acknowledged pods to run"
+    )
+
+
 class Load(_Strict):
     """Background clients during the experiment; every operation is recorded with its outcome."""
 
@@ -70,6 +82,7 @@ class Load(_Strict):
     rate: float = Field(default=20.0, gt=0, description="operations per second per client")
     op_timeout: float = Field(default=1.0, gt=0, description="a request without a reply by then failed")
     service: ServiceLoad | None = None
+    pods: PodLoad | None = Field(default=None, description="pod creation (off unless given)")
     warmup_seconds: float = Field(default=2.0, ge=0, description="load before the first fault")
     cooldown_seconds: float = Field(default=2.0, ge=0, description="load after the steady state is back")
 
@@ -82,6 +95,27 @@ class Setup(_Strict):
     delete_after: bool = True
 
 
+class RestartBackoff(_Strict):
+    """The kubelet's restart back-off for one pod's containers must grow as Kubernetes' does: the first
+    restart at once, then ``base``, 2·``base``, 4·``base`` … capped at ``max``."""
+
+    namespace: str = "default"
+    pod: str
+    min_restarts: int = Field(default=2, ge=1, description="restarts whose wait must have been measured")
+    base_seconds: float | None = Field(
+        default=None, gt=0, description="default: 10 s times the kubelet's --backoff-scale in the topology"
+    )
+    max_seconds: float | None = Field(
+        default=None, gt=0, description="default: 300 s times the kubelet's --backoff-scale"
+    )
+    tolerance_seconds: float = Field(
+        default=3.0,
+        ge=0,
+        description="the kubelet's timestamps are whole seconds and it notices an exit within its relist "
+        "period (1 s): allow for both",
+    )
+
+
 class Thresholds(_Strict):
     """Limits the figures must meet; an unset limit is reported but not judged."""
 
@@ -90,6 +124,11 @@ class Thresholds(_Strict):
     max_client_errors: int | None = Field(default=None, ge=0)
     max_write_gap_seconds: float | None = Field(default=None, ge=0)
     writes_lost: int = Field(default=0, ge=0, description="acknowledged writes allowed to go missing")
+    max_pod_create_errors: int | None = Field(default=None, ge=0)
+    pod_startup_p99_seconds: float | None = Field(
+        default=None, gt=0, description="from a pod's create request to it being seen Running"
+    )
+    restart_backoff: RestartBackoff | None = None
     recovery_from: Literal["heal", "fault"] = Field(
         default="heal",
         description="measure recovery from the end of the method's last disruptive action (heal) or from "

@@ -67,6 +67,19 @@ class DeploymentReady(_ProbeSpec):
         return f"deployment {self.namespace}/{self.name} ready {self.replicas}{elsewhere}"
 
 
+class PodReady(_ProbeSpec):
+    """A pod is Ready and its containers have restarted at least ``min_restarts`` times in all."""
+
+    type: Literal["pod-ready"]
+    namespace: str = "default"
+    name: str
+    min_restarts: int = Field(default=0, ge=0)
+
+    def label(self) -> str:
+        restarted = f" after {self.min_restarts} restarts" if self.min_restarts else ""
+        return f"pod {self.namespace}/{self.name} ready{restarted}"
+
+
 class ServiceAnswers(_ProbeSpec):
     """At least ``ratio`` of ``requests`` Service requests from outside the cluster get an answer."""
 
@@ -100,6 +113,7 @@ Probe = Annotated[
     | ApiAnswers
     | LeaderElected
     | DeploymentReady
+    | PodReady
     | ServiceAnswers
     | NodesReady
     | ProcessesRunning,

@@ -24,6 +24,7 @@ from shared.experiments.probe_specs import (
     KvWritesSucceed,
     LeaderElected,
     NodesReady,
+    PodReady,
     Probe,
     ProcessesRunning,
     ServiceAnswers,
@@ -123,6 +124,19 @@ async def _deployment(handle: ClusterHandle, probe: DeploymentReady) -> Answer:
     return ready_elsewhere(pods, probe.not_on_node, probe.replicas)
 
 
+def pod_ready_after(pod: dict[str, Any], min_restarts: int) -> Answer:
+    statuses = pod.get("status", {}).get("containerStatuses") or []
+    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
+    ready = pod_ready(pod)
+    return ready and restarts >= min_restarts, f"{'ready' if ready else 'not ready'}, {restarts} restarts"
+
+
+async def _pod(handle: ClusterHandle, probe: PodReady) -> Answer:
+    if handle.api is None:
+        return False, "no API server in this cluster"
+    return pod_ready_after(await handle.api.get(PODS, probe.name, probe.namespace), probe.min_restarts)
+
+
 async def _service(handle: ClusterHandle, probe: ServiceAnswers) -> Answer:
     subject = subjects.service(probe.namespace, probe.name)
 
@@ -168,6 +182,8 @@ async def _dispatch(handle: ClusterHandle, probe: Probe, saved: Saved) -> Answer
             return await _leader(handle, probe, saved)
         case DeploymentReady():
             return await _deployment(handle, probe)
+        case PodReady():
+            return await _pod(handle, probe)
         case ServiceAnswers():
             return await _service(handle, probe)
         case NodesReady():

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-OpKind = Literal["write", "read", "api", "service"]
+OpKind = Literal["write", "read", "api", "service", "pod"]
 Source = Literal["action", "etcd", "lease", "node", "pod", "process", "probe", "load"]
 
 

@@ -62,6 +62,20 @@ def summary_text(result: ExperimentResult) -> str:
         ]
         if a.linearizability_detail:
             lines.append(a.linearizability_detail)
+        if a.pods is not None:
+            p = a.pods
+            lines.append(
+                f"Pods: {p.acknowledged} acknowledged creates in {p.namespace}, {p.lost} lost, "
+                f"{p.not_running} never seen Running; scheduled p50 {seconds(p.scheduled_p50)} "
+                f"p99 {seconds(p.scheduled_p99)}, Running p50 {seconds(p.running_p50)} "
+                f"p99 {seconds(p.running_p99)} (from the create request)"
+            )
+    if result.restarts:
+        lines += ["", "Container restarts (wait after the exit, and what the back-off policy wants):"]
+        lines += [
+            f"  {r.container} #{r.number}: {r.waited:.0f} s (policy {r.expected:g} s)"
+            for r in result.restarts
+        ]
     if result.timeline:
         lines += ["", "Timeline:"]
         lines += [f"  {e.at:+8.2f} s  {e.source:<8} {e.text}" for e in result.timeline[:TIMELINE_SHOWN]]
@@ -114,6 +128,11 @@ _COMPARED: list[tuple[str, Callable[[ExperimentResult], float | None]]] = [
     ("writes lost", lambda r: r.audit.lost_writes if r.audit else None),
     ("write p50 (ms)", lambda r: r.figures.latency_p50_ms.get("write") if r.figures else None),
     ("write p99 (ms)", lambda r: r.figures.latency_p99_ms.get("write") if r.figures else None),
+    ("pod create errors", lambda r: r.figures.errors_by_kind.get("pod") if r.figures else None),
+    ("pods lost", lambda r: r.audit.pods.lost if r.audit and r.audit.pods else None),
+    ("pod start-up p50 (s)", lambda r: r.audit.pods.running_p50 if r.audit and r.audit.pods else None),
+    ("pod start-up p99 (s)", lambda r: r.audit.pods.running_p99 if r.audit and r.audit.pods else None),
+    ("longest restart back-off (s)", lambda r: max((x.waited for x in r.restarts), default=None)),
 ]
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from shared.experiments.figures import Figures
 from shared.experiments.model import Thresholds
 from shared.experiments.records import Event, OpRecord, ProbeRound
+from shared.experiments.restarts import Restart
 from shared.experiments.verdict import Audit, Check, Outcome
 
 ERRORS_SHOWN = 10
@@ -38,6 +39,8 @@ class ExperimentResult(BaseModel):
     ops: list[OpRecord] = []
     errors: dict[str, int] = {}
     """Client error messages and how often each was seen, most frequent first."""
+    restarts: list[Restart] = []
+    """Every container restart the watcher measured, with the wait the kubelet's policy prescribes."""
 
     @property
     def passed(self) -> bool:

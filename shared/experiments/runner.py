@@ -7,8 +7,9 @@ The steps, as Chaos Toolkit orders them, with the measuring added:
    start of its first disruptive action is t0, the end of its last one the heal point.
 3. The probes must pass again within ``after_timeout``; the load runs on for the cool-down, then stops.
 4. The rollbacks run — always, even when the method failed or the run was interrupted.
-5. The audit reads every acknowledged write back and checks the history; the figures and the verdict
-   follow from the recording.
+5. The audit reads every acknowledged write back and checks the history, and every acknowledged pod
+   of the pod-creation load; the figures and the verdict follow from the recording. The load's
+   namespace goes last.
 """
 
 from __future__ import annotations
@@ -30,13 +31,16 @@ from shared.experiments.cluster import ClusterHandle
 from shared.experiments.figures import compute_figures
 from shared.experiments.load import BackgroundLoad
 from shared.experiments.model import Experiment, ExperimentError
+from shared.experiments.podaudit import PodAudit, audit_pods
+from shared.experiments.podload import NAMESPACE_PREFIX, PodLoad
 from shared.experiments.probe_specs import Probe as ProbeSpec
 from shared.experiments.probes import ask_all, wait_steady
 from shared.experiments.records import Recording
+from shared.experiments.restarts import Restart, all_restarts, backoff_policy, kubelet_backoff_scale
 from shared.experiments.result import ExperimentResult, error_counts
 from shared.experiments.setup import create_objects, delete_objects, read_manifests
 from shared.experiments.tasks import Tasks
-from shared.experiments.verdict import Check, audit_checks, outcome, threshold_checks
+from shared.experiments.verdict import Check, audit_checks, backoff_check, outcome, threshold_checks
 from shared.experiments.watcher import Watcher
 from shared.logging import get_logger
 
@@ -83,6 +87,7 @@ class Run:
         self.saved: dict[str, list[str]] = {}
         self.method_started = False
         self.rolled_back = False
+        self.pods: PodLoad | None = None
 
     def phase(self, name: str) -> None:
         self.status.phase = name
@@ -139,7 +144,36 @@ class Run:
         for name in sorted(created):
             self.recording.event("action", f"created {name}")
 
+    async def start_pods(self) -> PodLoad | None:
+        """The pod-creation load with its namespace made, when the experiment asks for one."""
+        spec, api, patient = self.experiment.load.pods, self.handle.api, self.handle.patient_api
+        if spec is None or api is None or patient is None:
+            return None
+        namespace = f"{NAMESPACE_PREFIX}{uuid.uuid4().hex[:8]}"
+        self.pods = PodLoad(api, patient, spec, namespace, self.recording)
+        await self.pods.create_namespace()
+        return self.pods
+
+    async def audit_pods(self, t0: float) -> PodAudit | None:
+        if self.pods is None:
+            return None
+        present = await self.pods.settle()
+        return audit_pods(self.pods.namespace, self.pods.acks, self.pods.seen, present, origin=t0)
+
+    def restarts(self, watcher: Watcher) -> list[Restart]:
+        kubelet = self.handle.topology.components.get("kubelet")
+        scale = kubelet_backoff_scale(kubelet.args if kubelet is not None else ())
+        spec = self.experiment.thresholds.restart_backoff
+        if spec is None:
+            policy = backoff_policy(scale)
+        else:
+            policy = backoff_policy(scale, spec.base_seconds, spec.max_seconds)
+        return all_restarts(watcher.attempts, policy)
+
     async def tear_down(self) -> None:
+        if self.pods is not None:
+            pods, self.pods = self.pods, None
+            await pods.delete_namespace()
         if self.created and self.experiment.setup.delete_after and self.handle.patient_api is not None:
             self.phase("teardown")
             await delete_objects(self.handle.patient_api, self.created)
@@ -193,7 +227,7 @@ class Run:
             )
 
         prefix = f"{KEY_ROOT}/{experiment.name}/{uuid.uuid4().hex[:8]}/"
-        load = BackgroundLoad(self.handle, experiment.load, prefix, self.recording)
+        load = BackgroundLoad(self.handle, experiment.load, prefix, self.recording, await self.start_pods())
         watcher = Watcher(self.handle, self.recording)
         load.start()
         watcher.start()
@@ -221,6 +255,8 @@ class Run:
 
         self.phase("audit")
         audit = await run_audit(self.handle, load_result, prefix, steady.probes)
+        audit.pods = await self.audit_pods(t0)
+        restarts = self.restarts(watcher)
         await self.tear_down()
         recorded = self.recording.relative_to(t0)
         if experiment.thresholds.recovery_from == "fault":
@@ -238,6 +274,7 @@ class Run:
             after,
             *threshold_checks(experiment.thresholds, figures),
             *audit_checks(experiment.thresholds, audit),
+            *backoff_check(experiment.thresholds.restart_backoff, restarts),
         ]
         if rollback_failures:
             checks.append(Check(name="rollbacks", ok=False, detail="; ".join(rollback_failures)))
@@ -253,6 +290,7 @@ class Run:
             rounds=recorded.rounds,
             ops=recorded.ops,
             errors=error_counts(recorded.ops),
+            restarts=restarts,
         )
 
 

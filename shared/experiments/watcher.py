@@ -1,10 +1,12 @@
 """Watching the cluster during an experiment: every change worth a timeline line, stamped when seen.
 
 Each source is polled in a task of its own (a request that hangs on a dead replica holds up only its
-source): the etcd leader, the leader Leases, Nodes (Ready and taints), pods (phase, created, deleted)
-and supervisord's programs. Polling rather than watching keeps the observer simple and alive through the
-very faults it observes; its resolution is the poll interval. The pure ``diff_*`` functions say what
-changed between two observations.
+source): the etcd leader, the leader Leases, Nodes (Ready and taints), pods (phase, created, deleted,
+container restarts and back-off) and supervisord's programs. Polling rather than watching keeps the
+observer simple and alive through the very faults it observes; its resolution is the poll interval. The
+pure ``diff_*`` functions say what changed between two observations. Every container attempt seen is also
+kept (:attr:`Watcher.attempts`), for judging the restart back-off afterwards. The pods of the pod-creation
+load are left out: they are the load, not the cluster reacting.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared.apiclient import resource
 from shared.experiments.cluster import ClusterHandle
+from shared.experiments.podload import NAMESPACE_PREFIX
 from shared.experiments.probes import LEASES, lease_holder, node_ready
 from shared.experiments.records import Recording, Source
+from shared.experiments.restarts import Attempt, attempts_of, merge
 from shared.experiments.tasks import Tasks
 
 NODES = resource("", "v1", "nodes")
@@ -59,16 +63,58 @@ def diff_nodes(
     return changes
 
 
-def diff_pods(before: Mapping[str, str] | None, after: Mapping[str, str]) -> list[Change]:
-    """Pods by ``namespace/name`` → phase: created, phase changes, deleted."""
+class ContainerView(NamedTuple):
+    name: str
+    restarts: int = 0
+    waiting: str = ""
+    """The waiting reason and, for a back-off, its length: ``CrashLoopBackOff (back-off 10s)``."""
+
+
+class PodView(NamedTuple):
+    phase: str
+    containers: tuple[ContainerView, ...] = ()
+
+
+def container_view(status: dict[str, Any]) -> ContainerView:
+    waiting = (status.get("state") or {}).get("waiting") or {}
+    reason, message = str(waiting.get("reason") or ""), str(waiting.get("message") or "")
+    if reason and message.startswith("back-off "):
+        reason += f" ({message.split(' restarting', 1)[0]})"
+    return ContainerView(str(status.get("name", "")), int(status.get("restartCount") or 0), reason)
+
+
+def pod_view(pod: dict[str, Any]) -> PodView:
+    status = pod.get("status", {})
+    containers = tuple(container_view(c) for c in status.get("containerStatuses") or [])
+    return PodView(str(status.get("phase", "")), containers)
+
+
+def _diff_containers(name: str, before: PodView, after: PodView) -> list[Change]:
+    old = {c.name: c for c in before.containers}
+    changes: list[Change] = []
+    for container in after.containers:
+        was = old.get(container.name, ContainerView(container.name))
+        where = f"pod {name} container {container.name}"
+        if container.restarts > was.restarts:
+            changes.append((f"{where} restarted (restart {container.restarts})", True))
+        if container.waiting and container.waiting != was.waiting:
+            changes.append((f"{where} waiting: {container.waiting}", True))
+    return changes
+
+
+def diff_pods(before: Mapping[str, PodView] | None, after: Mapping[str, PodView]) -> list[Change]:
+    """Pods by ``namespace/name``: created, phase changes, container restarts and waits, deleted."""
     if before is None:
         return []
     changes: list[Change] = []
-    for name, phase in sorted(after.items()):
-        if name not in before:
-            changes.append((f"pod {name} created ({phase})", True))
-        elif before[name] != phase:
-            changes.append((f"pod {name} {phase}", True))
+    for name, view in sorted(after.items()):
+        old = before.get(name)
+        if old is None:
+            changes.append((f"pod {name} created ({view.phase})", True))
+            continue
+        if old.phase != view.phase:
+            changes.append((f"pod {name} {view.phase}", True))
+        changes += _diff_containers(name, old, view)
     changes += [(f"pod {name} deleted", True) for name in sorted(set(before) - set(after))]
     return changes
 
@@ -92,6 +138,8 @@ class Watcher:
         self.handle = handle
         self.recording = recording
         self.interval = interval
+        self.attempts: dict[str, dict[int, Attempt]] = {}
+        """Container attempts by ``namespace/pod/container``, then by attempt number."""
         self._tasks = Tasks()
 
     def start(self) -> None:
@@ -145,15 +193,18 @@ class Watcher:
         assert self.handle.api is not None
         return {n["metadata"]["name"]: node_view(n) for n in (await self.handle.api.list(NODES))["items"]}
 
-    async def _pods(self) -> dict[str, str]:
+    async def _pods(self) -> dict[str, PodView]:
         assert self.handle.api is not None
-        pods = (await self.handle.api.list(PODS))["items"]
-        return {
-            f"{p['metadata'].get('namespace', '')}/{p['metadata']['name']}": str(
-                p.get("status", {}).get("phase", "")
-            )
-            for p in pods
-        }
+        views = {}
+        for pod in (await self.handle.api.list(PODS))["items"]:
+            namespace, name = pod["metadata"].get("namespace", ""), pod["metadata"]["name"]
+            if namespace.startswith(NAMESPACE_PREFIX):
+                continue
+            views[f"{namespace}/{name}"] = pod_view(pod)
+            for status in pod.get("status", {}).get("containerStatuses") or []:
+                key = f"{namespace}/{name}/{status.get('name', '')}"
+                merge(self.attempts.setdefault(key, {}), attempts_of(status))
+        return views
 
     async def _processes(self) -> dict[str, tuple[str, int]]:
         processes = await asyncio.to_thread(self.handle.control.processes)

@@ -67,6 +67,16 @@ async def test_every_other_built_in_experiment_passes_and_leaves_the_cluster_who
     assert result.figures is not None and result.figures.operations.get("write", 0) > 0
     if name == "etcd-majority-loss":  # the store refused writes while it had no quorum
         assert result.figures.errors_by_kind.get("write", 0) > 0
+    if load_experiment(source).load.pods is not None:  # pods were created, kept and run
+        pods = result.audit.pods
+        assert pods is not None and pods.acknowledged > 0 and pods.lost == 0 and pods.not_running == 0
+        assert pods.running_p99 is not None and result.figures.operations.get("pod", 0) >= pods.acknowledged
+    if (
+        name == "pod-crash-loop"
+    ):  # three restarts measured, waiting 0, 10 and 20 s as the kubelet's policy says
+        waits = [r.expected for r in result.restarts if "chaos-crash-web-flaky" in r.container]
+        assert waits[:3] == [0.0, 10.0, 20.0]
+        assert any(check.name == "restart back-off grows" and check.ok for check in result.checks)
     assert all(p.running for p in cluster_processes(cluster))
 
 
@@ -82,6 +92,25 @@ async def test_a_threshold_the_cluster_cannot_meet_fails_the_verdict(cluster: Cl
     assert result.verdict == "failed"
     assert [check.name for check in result.checks if not check.ok] == ["longest write gap"]
     assert result.audit is not None and result.audit.lost_writes == 0
+
+
+async def test_a_restart_back_off_the_kubelet_does_not_use_fails_the_verdict(cluster: Cluster) -> None:
+    """The kubelet of the e2e cluster backs off from 10 s; an experiment that expects 20 s sees restart 2
+    come too early and fails on that check alone."""
+    source = EXPERIMENTS / "pod-crash-loop.yaml"
+    experiment = load_experiment(source)
+    backoff = experiment.thresholds.restart_backoff
+    assert backoff is not None
+    broken = experiment.model_copy(
+        update={
+            "thresholds": experiment.thresholds.model_copy(
+                update={"restart_backoff": backoff.model_copy(update={"base_seconds": 20.0})}
+            )
+        }
+    )
+    result = await run_experiment(broken, cluster.paths, source=source)
+    assert result.verdict == "failed"
+    assert [check.name for check in result.checks if not check.ok] == ["restart back-off grows"]
 
 
 def cluster_processes(cluster: Cluster) -> list[ProcessInfo]:

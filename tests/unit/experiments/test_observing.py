@@ -16,10 +16,18 @@ from shared.experiments.actions import chaos_subject
 from shared.experiments.audit import classify
 from shared.experiments.load import Ack
 from shared.experiments.model import Setup
-from shared.experiments.probes import deployment_ready, lease_holder
+from shared.experiments.probes import deployment_ready, lease_holder, pod_ready_after
 from shared.experiments.setup import read_manifests
 from shared.experiments.targets import TargetError, etcd_member_program
-from shared.experiments.watcher import diff_leader, diff_nodes, diff_pods, diff_processes, node_view
+from shared.experiments.watcher import (
+    PodView,
+    diff_leader,
+    diff_nodes,
+    diff_pods,
+    diff_processes,
+    node_view,
+    pod_view,
+)
 
 NOW = datetime(2026, 11, 27, 7, 0, 0, tzinfo=UTC)
 
@@ -71,8 +79,8 @@ def test_node_changes_name_readiness_and_taints() -> None:
 
 
 def test_pod_changes_are_creations_phase_moves_and_deletions() -> None:
-    before = {"default/a": "Running", "default/b": "Running"}
-    after = {"default/a": "Failed", "default/c": "Pending"}
+    before = {"default/a": PodView("Running"), "default/b": PodView("Running")}
+    after = {"default/a": PodView("Failed"), "default/c": PodView("Pending")}
     assert diff_pods(before, after) == [
         ("pod default/a Failed", True),
         ("pod default/c created (Pending)", True),
@@ -154,3 +162,45 @@ def test_an_acknowledged_write_is_kept_lost_or_acknowledged_at_a_wrong_revision(
         "k/2@7: w0-2 is nowhere in the key's history",
     ]
     assert misplaced == ["k/0: w0-4 acknowledged at revision 2, written at 9"]
+
+
+def crashing(restarts: int, waiting: str = "", message: str = "") -> dict[str, Any]:
+    state = {"waiting": {"reason": waiting, "message": message}} if waiting else {"running": {}}
+    return {
+        "metadata": {"name": "flaky", "namespace": "default"},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [{"name": "nginx", "restartCount": restarts, "state": state}],
+        },
+    }
+
+
+def test_container_restarts_and_back_off_waits_are_timeline_reactions() -> None:
+    running = {"default/flaky": pod_view(crashing(1))}
+    backing_off = {
+        "default/flaky": pod_view(
+            crashing(
+                1, "CrashLoopBackOff", "back-off 10s restarting failed container=nginx pod=flaky_default(u)"
+            )
+        )
+    }
+    restarted = {"default/flaky": pod_view(crashing(2))}
+    assert diff_pods(running, backing_off) == [
+        ("pod default/flaky container nginx waiting: CrashLoopBackOff (back-off 10s)", True)
+    ]
+    assert diff_pods(backing_off, restarted) == [
+        ("pod default/flaky container nginx restarted (restart 2)", True)
+    ]
+    assert diff_pods(restarted, restarted) == []
+
+
+@pytest.mark.parametrize(
+    ("ready", "restarts", "wanted", "passes"),
+    [(True, 3, 3, True), (True, 2, 3, False), (False, 3, 3, False), (True, 0, 0, True)],
+)
+def test_a_pod_probe_wants_it_ready_after_enough_restarts(
+    ready: bool, restarts: int, wanted: int, passes: bool
+) -> None:
+    pod = crashing(restarts)
+    pod["status"]["conditions"] = [{"type": "Ready", "status": "True" if ready else "False"}]
+    assert pod_ready_after(pod, wanted)[0] is passes
