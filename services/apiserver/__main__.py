@@ -49,12 +49,20 @@ class ApiServerFlags(ServiceFlags):
     tls_private_key_file: Path | None = Field(default=None, description="its private key (PEM)")
 
 
+STORE_SECONDS = 3.0
+"""How long a request waits for the store, and retries it while it has no leader: less than the 5 s its
+NATS callers wait, so that a replica cut off from the store's quorum answers 503 — which they retry on
+another replica — instead of leaving them to time out."""
+
+
 async def main(flags: ApiServerFlags, stop: asyncio.Event) -> None:
     authenticator = TokenAuthenticator.from_file(flags.token_file)
     nc = await connect(flags.servers, name=f"apiserver-{flags.name}")
     reachability = Reachability(nc, flags.name)
     await reachability.start()
-    storage = ObjectStorage(NatsEtcdClient(nc, reachability=reachability))
+    storage = ObjectStorage(
+        NatsEtcdClient(nc, timeout=STORE_SECONDS, retry_for=STORE_SECONDS, reachability=reachability)
+    )
     registry = Registry(
         storage, Admission(storage, flags.service_cidr), toleration_seconds=flags.default_toleration_seconds
     )

@@ -139,10 +139,13 @@ class Partition(_ActionSpec):
     """Publish ``chaos.network.partition``: replicas in different groups cannot reach each other.
 
     A group names replicas (``cp-1``), roles resolved to their replica when the action runs
-    (``etcd-leader``), or ``rest``: every etcd member named in no other group. ``chaos reset`` heals it."""
+    (``etcd-leader``), or ``rest``: every etcd member named in no other group. ``chaos reset`` heals it.
+    ``save_as`` keeps the replicas of the first group (the side cut off) for later ``$name`` references,
+    e.g. a ``leader-elected`` probe's ``not_held_by``."""
 
     type: Literal["partition"]
     groups: list[list[str]] = Field(min_length=2)
+    save_as: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
 
     @field_validator("groups")
     @classmethod

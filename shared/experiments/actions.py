@@ -122,6 +122,8 @@ async def perform(
                 await handle.nc.flush()
             case Partition():
                 spec = await resolve_partition(handle, action)
+                if action.save_as:
+                    saved[action.save_as] = list(spec.groups[0])
                 recording.event("action", "partition " + " | ".join(", ".join(g) for g in spec.groups))
                 await handle.nc.publish(subjects.chaos_network_partition(), spec.model_dump_json().encode())
                 await handle.nc.flush()

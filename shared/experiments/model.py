@@ -25,7 +25,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from shared.experiments.action_specs import Action, ProcessAction
+from shared.experiments.action_specs import Action, Partition, ProcessAction
 from shared.experiments.probe_specs import Probe
 
 NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
@@ -172,7 +172,7 @@ class Experiment(_Strict):
                         raise ValueError(
                             f"{where}[{index}] refers to {reference} before any action saves it (save_as)"
                         )
-                if isinstance(action, ProcessAction) and action.save_as:
+                if isinstance(action, (ProcessAction, Partition)) and action.save_as:
                     saved.add(action.save_as)
         for index, probe in enumerate(self.steady_state.probes):
             held_by = getattr(probe, "not_held_by", None)

@@ -195,11 +195,18 @@ class NatsEtcdClient:
                 return reply
             except ApiError as error:
                 etcd_error = error_from_status(error.code, error.message, error.details)
-                if error.code != 503 or loop.time() + delay > deadline:
+                if error.code != 503 or loop.time() + delay > deadline or self._asked_every_member(attempt):
                     raise etcd_error from None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
         raise AssertionError("unreachable")
+
+    def _asked_every_member(self, attempt: int) -> bool:
+        """While partitioned, one round over the members in reach is enough: if none has a leader, its
+        side may be the minority and waiting will not bring one, so the caller had better hear 503 now
+        and try elsewhere (a component on the majority side, a worker through the queue group)."""
+        targets = self.reachability.targets() if self.reachability else []
+        return bool(targets) and attempt + 1 >= len(targets)
 
     def _address(self, subject: str, attempt: int) -> str:
         """The queue-group ``subject``, or while partitioned the same request addressed to the members
