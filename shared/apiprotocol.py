@@ -26,7 +26,9 @@ AUTHORIZATION_HEADER: Final = "Authorization"
 WATCH_SEQ_HEADER: Final = "Watch-Seq"
 WATCH_PING_HEADER: Final = "Watch-Ping"
 
-VERBS: Final = ("create", "get", "list", "update", "patch", "delete", "watch")
+VERBS: Final = ("create", "get", "list", "update", "patch", "delete", "watch", "deletecollection")
+"""``deletecollection`` deletes what a ``list`` with the same selectors finds, each object as ``delete``
+would, and answers that list; namespaced resources need a ``namespace``."""
 SUBRESOURCE_VERBS: Final = ("status", "binding", "scale", "eviction", "finalize", "log")
 """Subresources addressed as verbs: ``status`` reads, updates or patches the status; ``scale`` reads,
 updates or patches the scale; ``binding`` and ``eviction`` create one; ``finalize`` (namespaces) replaces
@@ -60,6 +62,12 @@ class ApiRequest(BaseModel):
         description="writes: the manager recorded in managedFields ('unknown' if empty); required to apply",
     )
     force: bool = Field(default=False, description="apply: take over fields other managers own")
+    field_validation: str = Field(
+        default="",
+        alias="fieldValidation",
+        description="writes: unknown fields are 'Strict' (refused), 'Warn' (the default: dropped, with a "
+        "Warning reply header) or 'Ignore' (dropped)",
+    )
     dry_run: list[str] = Field(
         default_factory=list,
         alias="dryRun",

@@ -61,6 +61,8 @@ class RequestContext:
 
     subject: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    reply_headers: dict[str, str] = field(default_factory=dict)
+    """Headers the handler wants on a successful reply (the API server's ``Warning``)."""
 
     def header(self, name: str) -> str | None:
         """A header by case-insensitive name (NATS keeps the sender's spelling)."""
@@ -268,7 +270,7 @@ class MicroService:
 
     async def _serve(self, endpoint: _Endpoint[Any], request: Request) -> None:
         try:
-            body = await self._handle(endpoint, request)
+            body, headers = await self._handle(endpoint, request)
         except ApiError as error:
             await _respond_error(request, error)
             return
@@ -279,19 +281,19 @@ class MicroService:
             log.exception("handler failed", endpoint=endpoint.name, subject=request.subject)
             await _respond_error(request, ApiError(500, f"internal error: {error!r}"))
             return
-        await _respond(request, body)
+        await _respond(request, body, headers)
 
-    async def _handle(self, endpoint: _Endpoint[Any], request: Request) -> bytes:
+    async def _handle(self, endpoint: _Endpoint[Any], request: Request) -> tuple[bytes, dict[str, str]]:
         if len(request.data) > self.max_request_bytes:
             raise too_large(len(request.data), self.max_request_bytes)
         payload = decode_request(endpoint.model, request.data)
         context = RequestContext(subject=request.subject, headers=request.headers or {})
-        return encode(await endpoint.handler(payload, context))
+        return encode(await endpoint.handler(payload, context)), context.reply_headers
 
 
-async def _respond(request: Request, body: bytes) -> None:
+async def _respond(request: Request, body: bytes, headers: dict[str, str] | None = None) -> None:
     if request._msg.reply:  # a published (not requested) message gets no answer
-        await request.respond(body)
+        await request.respond(body, headers=headers or None)
 
 
 async def _respond_error(request: Request, error: ApiError) -> None:

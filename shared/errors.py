@@ -43,7 +43,8 @@ class ApiError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-        self.reason = reason or REASONS.get(code, "Unknown")
+        # An empty reason is Kubernetes' StatusReasonUnknown: kubectl then prints "Error from server: …".
+        self.reason = REASONS.get(code, "Unknown") if reason is None else reason
         self.details = dict(details) if details else None
 
     def to_status(self) -> dict[str, Any]:
@@ -56,6 +57,8 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:
+            del status["reason"]
         if self.details:
             status["details"] = self.details
         return status

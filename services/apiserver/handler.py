@@ -19,8 +19,10 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from services.apiserver.auth import Attributes, Authorizer, TokenAuthenticator, UserInfo, node_name
+from services.apiserver.collection import delete_collection
 from services.apiserver.dryrun import check_dry_run, dry_running
 from services.apiserver.fieldmanager import server_side_apply, writing_as
+from services.apiserver.fieldvalidation import check_request, compile_checkers, validating_fields
 from services.apiserver.kubelets import KubeletClient
 from services.apiserver.logs import read_log
 from services.apiserver.metrics import METRICS_RESOURCES, MetricsSource
@@ -31,7 +33,7 @@ from services.apiserver.watch_cache import WatchEventDict
 from services.apiserver.watches import WatchCaches
 from shared.apiprotocol import SUBRESOURCE_VERBS, ApiRequest
 from shared.errors import ApiError
-from shared.models import ResourceType
+from shared.models import RESOURCES, ResourceType
 from shared.patch import APPLY_PATCH
 
 # The pod a node's request is about: looked up before authorizing, read by the authorizer's callback.
@@ -47,6 +49,10 @@ class Route:
     rt: ResourceType
     verb: str
     """One of ``shared.apiprotocol.VERBS`` or ``SUBRESOURCE_VERBS``."""
+
+
+# Verbs on a whole collection, where an empty namespace means every namespace rather than ``default``.
+_COLLECTION_VERBS = ("list", "watch", "deletecollection")
 
 
 def authorization_attributes(user: UserInfo, r: Route, request: ApiRequest) -> Attributes:
@@ -69,7 +75,7 @@ def authorization_attributes(user: UserInfo, r: Route, request: ApiRequest) -> A
     if r.rt.namespaced:
         body_namespace = (request.body or {}).get("metadata", {}).get("namespace", "")
         namespace = (
-            request.namespace or body_namespace or ("default" if r.verb not in ("list", "watch") else "")
+            request.namespace or body_namespace or ("default" if r.verb not in _COLLECTION_VERBS else "")
         )
     return Attributes(user, verb, r.rt.group, r.rt.plural, subresource, namespace, name)
 
@@ -99,6 +105,7 @@ class RequestHandler:
         # Logs and metrics come from the kubelets; without a client they answer 503.
         self.kubelets = kubelets
         self.metrics = MetricsSource(registry, kubelets)
+        compile_checkers(RESOURCES)  # Kubernetes' schemas, loaded before the first write needs them
 
     def authenticate(self, authorization: str | None) -> UserInfo:
         """The user an ``Authorization`` header value names; ApiError 401 otherwise."""
@@ -144,9 +151,11 @@ class RequestHandler:
         # Writes record the request's field manager in managedFields (services.apiserver.fieldmanager);
         # a dry run goes through all of it but persists nothing (services.apiserver.dryrun).
         dry_run = check_dry_run(request.dry_run or _eviction_dry_run(r, request))
+        check_request(r.rt, r.verb, request)  # unknown fields in what is written (fieldValidation)
         with (
             writing_as(request.field_manager, r.verb if r.verb in ("status", "scale") else ""),
             dry_running(dry_run),
+            validating_fields(request),
         ):
             return await self._dispatch(r, request)
 
@@ -182,6 +191,8 @@ class RequestHandler:
                 return await reg.delete(
                     rt, ns, name, request.grace_period_seconds, request.propagation_policy
                 )
+            case "deletecollection":
+                return await delete_collection(reg, rt, request)
             case "status":
                 if request.patch is not None:
                     return await reg.patch(

@@ -22,6 +22,7 @@ from services.apiserver.defaults import DEFAULT_TOLERATION_SECONDS, apply_defaul
 from services.apiserver.deletion import is_finalized, mark_for_deletion, with_propagation_finalizer
 from services.apiserver.dryrun import dry_run_update, is_dry_run
 from services.apiserver.fieldmanager import owned_on_write
+from services.apiserver.fieldvalidation import check_patched
 from services.apiserver.objects import (
     Object,
     deep,
@@ -257,6 +258,7 @@ class Registry:
                 raise ApiError(error.code, error.message) from None
             if not isinstance(patched, dict):
                 raise ApiError(422, "the patch did not produce an object")
+            check_patched(rt, patched)  # the patch's unknown fields, as fieldValidation says
             patched_meta = patched.get("metadata")
             version = patched_meta.get("resourceVersion", "") if isinstance(patched_meta, dict) else ""
             wanted = parse_resource_version(str(version))

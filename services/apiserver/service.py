@@ -21,6 +21,7 @@ from nats.aio.client import Client
 from services.apiserver.handler import RequestHandler, Route
 from services.apiserver.metrics import METRICS_RESOURCES, METRICS_VERBS
 from services.apiserver.objects import Object
+from services.apiserver.warnings import WARNING_HEADER, header_list, recording_warnings
 from services.apiserver.watches import WatchStreams
 from shared import subjects
 from shared.apiprotocol import AUTHORIZATION_HEADER, SUBRESOURCE_VERBS, VERBS, ApiRequest
@@ -102,7 +103,11 @@ class ApiService:
         if r.verb == "watch":
             await self.handler.admit(r, request, authorization)
             return self.watches.watch(r.rt, request)
-        return await self.handler.handle(r, request, authorization)
+        with recording_warnings() as warnings:
+            reply = await self.handler.handle(r, request, authorization)
+        if warnings:  # over NATS too, one header holds the list (HTTP's comma-separated form)
+            context.reply_headers[WARNING_HEADER] = header_list(warnings)
+        return reply
 
     async def publish(self, event: str, rt: ResourceType, obj: Object) -> None:
         meta: dict[str, Any] = obj.get("metadata", {})

@@ -171,12 +171,48 @@ async def _targets(
     return [(rt, o["metadata"]["name"], o["metadata"].get("namespace", "")) for o in found["items"]]
 
 
+async def _delete_all(
+    client: ApiClient, arguments: list[str], selector: str, namespace: str, grace_period: int | None
+) -> list[tuple[ResourceType, str, str]]:
+    """``delete TYPE --all``: one ``deletecollection`` request; what it deleted, as (resource, name, ns).
+
+    Namespaces do not serve the verb (nor do they in Kubernetes): they are listed and deleted one by one.
+    """
+    if len(arguments) != 1 or "/" in arguments[0]:
+        raise fail("--all takes one resource type and no names")
+    try:
+        rt = resolve_resource(arguments[0])
+    except UnknownResourceError as error:
+        raise fail(str(error)) from None
+    ns = (namespace or "default") if rt.namespaced else ""
+    try:
+        deleted = await client.delete_collection(
+            rt,
+            ns,
+            label_selector=selector,
+            grace_period_seconds=grace_period,
+            propagation_policy="Background",
+        )
+    except ApiError as error:
+        if error.code != 405:
+            raise
+        deleted = await client.list(rt, ns, label_selector=selector)
+        for obj in deleted["items"]:
+            await client.delete(
+                rt, obj["metadata"]["name"], ns, grace_period, propagation_policy="Background"
+            )
+    return [(rt, o["metadata"]["name"], o["metadata"].get("namespace", "")) for o in deleted["items"]]
+
+
 @app.command()
 def delete(
     arguments: Annotated[list[str] | None, typer.Argument(help="TYPE NAME… or TYPE/NAME…")] = None,
     filename: FileOption = [],  # noqa: B006
     selector: Annotated[str, typer.Option("--selector", "-l", help="label selector")] = "",
     namespace: NamespaceOption = "",
+    all_objects: Annotated[
+        bool, typer.Option("--all", help="every object of the type in the namespace")
+    ] = False,
     grace_period: Annotated[int | None, typer.Option("--grace-period", help="seconds; 0 = now")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait until the objects are gone")] = True,
     timeout: Annotated[float, typer.Option("--timeout", help="seconds to wait")] = 60.0,
@@ -186,12 +222,19 @@ def delete(
 ) -> None:
     """Delete objects by name, by manifest or by label selector, and wait until they are gone."""
 
+    if all_objects and filename:
+        raise fail("cannot set --all and --filename at the same time")
+
     async def action(client: ApiClient) -> None:
-        targets = await _targets(client, arguments or [], filename, selector, namespace)
+        if all_objects:
+            targets = await _delete_all(client, arguments or [], selector, namespace, grace_period)
+        else:
+            targets = await _targets(client, arguments or [], filename, selector, namespace)
         if not targets:
             typer.echo("No resources found")
         for rt, name, ns in targets:
-            await client.delete(rt, name, ns, grace_period, propagation_policy="Background")
+            if not all_objects:
+                await client.delete(rt, name, ns, grace_period, propagation_policy="Background")
             typer.echo(f'{reference(rt, name).split("/")[0]} "{name}" deleted')
         if wait:
             await asyncio.gather(*(_wait_gone(client, rt, name, ns, timeout) for rt, name, ns in targets))

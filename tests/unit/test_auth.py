@@ -524,7 +524,7 @@ REFUSED: list[Case] = [
     case(NOBODY, "get", "pods", "default", "web-0"),
     case(NOBODY, "list", "namespaces"),
     # verbs outside the API are refused even for cluster-admin
-    case(ADMIN, "deletecollection", "pods", "default"),
+    case(ADMIN, "deleteall", "pods", "default"),
     case(ADMIN, "*", "pods", "default"),
     case(ADMIN, "", "pods", "default"),
 ]

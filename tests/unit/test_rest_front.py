@@ -52,7 +52,7 @@ def test_paths_and_methods_route_to_verbs(
         ("GET", "/api/v1/namespaces/ns/nodes", 404),
         ("GET", "/api/v1/namespaces/ns/pods/p/exec", 404),
         ("GET", "/apis/apps/v2/deployments", 404),
-        ("DELETE", "/api/v1/namespaces/ns/pods", 405),
+        ("DELETE", "/api/v1/watch/namespaces/ns/pods", 405),
         ("PUT", "/api/v1/namespaces/ns/pods", 405),
     ],
 )
@@ -66,7 +66,7 @@ def test_query_parameters_become_the_request_with_dry_run() -> None:
     fields, options = read_query(
         {"labelSelector": "app=web", "limit": "500", "timeout": "32s", "fieldValidation": "Warn"}, watch=False
     )
-    assert fields == {"labelSelector": "app=web", "limit": 500}
+    assert fields == {"labelSelector": "app=web", "limit": 500, "fieldValidation": "Warn"}
     assert options.field_validation == "Warn"
     assert read_query({"dryRun": "All"}, watch=False)[0] == {"dryRun": ["All"]}
 

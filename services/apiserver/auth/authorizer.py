@@ -26,8 +26,11 @@ from .tokens import UserInfo
 # The verbs of ARCHITECTURE.md §3. A subresource request uses one of these plus ``subresource``: binding a
 # pod is ``create`` on ``pods/binding``, writing status is ``update``/``patch`` on ``<resource>/status``,
 # an eviction is ``create`` on ``pods/eviction``, reading or setting scale is ``get``/``update``/``patch``
-# on ``<resource>/scale``. ``watch`` and ``list`` are distinct verbs, as in Kubernetes.
-VERBS: frozenset[str] = frozenset({"get", "list", "watch", "create", "update", "patch", "delete"})
+# on ``<resource>/scale``. ``watch`` and ``list`` are distinct verbs, as in Kubernetes, and so are ``delete``
+# (one object) and ``deletecollection`` (what a list selects).
+VERBS: frozenset[str] = frozenset(
+    {"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
+)
 READ = ("get", "list", "watch")
 WRITE = ("create", "update", "patch", "delete")
 ALL = "*"
@@ -275,6 +278,10 @@ KUBE_CONTROLLER_MANAGER = ClusterRole(
         rule(("update", "patch"), ("nodes", "nodes/status")),
         # Node lifecycle evicts pods whose toleration has run out.
         rule("create", "pods/eviction"),
+        # Namespace controller: Kubernetes' role lets it delete the collections of every resource (its
+        # namespace-controller service account has deletecollection on */*), which is how it empties a
+        # deleted namespace.
+        *(rule("deletecollection", resources, group) for group, resources in _SERVED.items()),
         # Namespace controller: drop the finalizer once the namespace is empty, then remove it.
         rule("update", "namespaces/finalize"),
         rule("delete", "namespaces"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from services.apiserver.collection import serves_delete_collection
 from services.apiserver.metrics import METRICS_RESOURCES, METRICS_VERBS
 from shared.models import RESOURCES, ResourceType
 
@@ -21,6 +22,7 @@ Doc = dict[str, Any]
 AGGREGATED_CONTENT_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 SERVER_VERSION = (1, 37, 0)
 MAIN_VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
+COLLECTION_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 STATUS_VERBS = ("get", "patch", "update")
 
 
@@ -76,7 +78,14 @@ _EXTRA: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Subresource, ...
 }
 
 SERVED: tuple[ResourceInfo, ...] = (
-    *(ResourceInfo(rt, *_EXTRA.get(rt.plural, ((), (), ()))) for rt in RESOURCES),
+    *(
+        ResourceInfo(
+            rt,
+            *_EXTRA.get(rt.plural, ((), (), ())),
+            verbs=COLLECTION_VERBS if serves_delete_collection(rt) else MAIN_VERBS,
+        )
+        for rt in RESOURCES
+    ),
     # Computed from the kubelets, read-only; kubectl top needs the group listed (see metrics.py).
     *(ResourceInfo(rt, verbs=METRICS_VERBS) for rt in METRICS_RESOURCES),
 )

@@ -1,98 +1,128 @@
-"""A small OpenAPI v3 description of the served resources: what kubectl needs to validate on the server.
+"""The OpenAPI v3 description of the served resources, with Kubernetes' own schemas.
 
-kubectl's default ``--validate=strict`` first asks ``/openapi/v3`` whether the server takes the
-``fieldValidation`` query parameter for the object's kind: it looks for a PATCH operation carrying the kind's
-``x-kubernetes-group-version-kind`` and a ``fieldValidation`` parameter. Declaring that lets kubectl leave
-validation to the server; without any OpenAPI it refuses to create or apply anything. The documents do not
-declare ``application/strategic-merge-patch+json``: kubectl would then compute apply patches from these
-schemas, which lack Kubernetes' patch metadata, instead of from its built-in types.
+``/openapi/v3`` lists one document per group/version; each document has the paths of the resources served
+there (and of their subresources) and, under ``components.schemas``, Kubernetes' v1.37 schemas for their
+kinds and every type those reference (:mod:`services.apiserver.schemas.catalog`). kubectl reads them for
+two things:
+
+- ``kubectl explain``: descriptions, types and fields, found through the kind's
+  ``x-kubernetes-group-version-kind``;
+- validation: before a create or apply kubectl checks that the kind's PATCH operation takes the
+  ``fieldValidation`` query parameter, and then leaves unknown fields to the server
+  (:mod:`services.apiserver.fieldvalidation`); without any OpenAPI it refuses to create or apply anything.
+
+The PATCH operations do not declare ``application/strategic-merge-patch+json``: kubectl would then compute
+client-side apply patches from these documents instead of from its built-in types, which it does equally
+well for the kinds served here, so the documents keep it on the path the apply tests exercise.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
 
-from services.apiserver.rest.discovery import group_versions, resources_in
-from shared.models import ResourceType
+from services.apiserver.rest.discovery import ResourceInfo, Subresource, group_versions, resources_in
+from services.apiserver.schemas.catalog import KUBERNETES_VERSION, referenced, schema_name
 
 Doc = dict[str, Any]
 
-_QUERY_PARAMS = ("fieldValidation", "fieldManager", "dryRun")
-_PATCH_TYPES = ("application/merge-patch+json", "application/json-patch+json")
+_WRITE_PARAMS = ("dryRun", "fieldManager", "fieldValidation")
+_PATCH_TYPES = ("application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json")
+_REF = "#/components/schemas/"
 
 
 def _gv_path(group: str, version: str) -> str:
     return f"apis/{group}/{version}" if group else f"api/{version}"
 
 
-def _gvk(rt: ResourceType) -> Doc:
-    return {"group": rt.group, "version": rt.version, "kind": rt.kind}
+def _gvk(group: str, version: str, kind: str) -> Doc:
+    return {"group": group, "version": version, "kind": kind}
 
 
-def _schema_name(rt: ResourceType) -> str:
-    group = rt.group or "core"
-    return f"io.k8s.api.{group}.{rt.version}.{rt.kind}"
+def _params(names: tuple[str, ...]) -> list[Doc]:
+    return [
+        {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}} for name in names
+    ]
 
 
-def _operations(rt: ResourceType) -> Doc:
-    parameters = [{"name": name, "in": "query", "schema": {"type": "string"}} for name in _QUERY_PARAMS]
-    ref = {"$ref": f"#/components/schemas/{_schema_name(rt)}"}
+def _operations(gvk: Doc, verbs: tuple[str, ...]) -> Doc:
+    """The operations on one path, for the verbs it serves, reading and writing the kind ``gvk`` names."""
+    ref = {"$ref": _REF + schema_name(gvk["group"], gvk["version"], gvk["kind"])}
     ok = {"200": {"description": "OK", "content": {"application/json": {"schema": ref}}}}
-    return {
-        "get": {"x-kubernetes-group-version-kind": _gvk(rt), "responses": ok},
-        "put": {
-            "x-kubernetes-group-version-kind": _gvk(rt),
-            "parameters": parameters,
-            "requestBody": {"content": {"application/json": {"schema": ref}}},
-            "responses": ok,
-        },
-        "patch": {
-            "x-kubernetes-group-version-kind": _gvk(rt),
-            "parameters": parameters,
+    body = {"content": {"application/json": {"schema": ref}}}
+    common = {"x-kubernetes-group-version-kind": gvk, "responses": ok}
+    ops: Doc = {}
+    if "get" in verbs:
+        ops["get"] = {**common, "x-kubernetes-action": "get"}
+    if "update" in verbs:
+        ops["put"] = {**common, "x-kubernetes-action": "put", "parameters": _params(_WRITE_PARAMS)}
+        ops["put"]["requestBody"] = body
+    if "patch" in verbs:
+        ops["patch"] = {
+            **common,
+            "x-kubernetes-action": "patch",
+            "parameters": _params((*_WRITE_PARAMS, "force")),
             "requestBody": {"content": {t: {"schema": {"type": "object"}} for t in _PATCH_TYPES}},
-            "responses": ok,
-        },
-        "delete": {"x-kubernetes-group-version-kind": _gvk(rt), "responses": ok},
-    }
+        }
+    if "create" in verbs:
+        ops["post"] = {**common, "x-kubernetes-action": "post", "parameters": _params(_WRITE_PARAMS)}
+        ops["post"]["requestBody"] = body
+    if "delete" in verbs:
+        ops["delete"] = {**common, "x-kubernetes-action": "delete"}
+    return ops
 
 
-def _schema(rt: ResourceType) -> Doc:
-    return {
-        "type": "object",
-        "description": f"{rt.kind} ({rt.api_version}) as kubenats serves it.",
-        "properties": {
-            "apiVersion": {"type": "string", "description": "The versioned schema of this object."},
-            "kind": {"type": "string", "description": "The REST resource this object represents."},
-            "metadata": {"type": "object", "description": "Standard object metadata."},
-            "spec": {"type": "object", "description": "The desired state."},
-            "status": {"type": "object", "description": "The observed state."},
-        },
-        "x-kubernetes-group-version-kind": [_gvk(rt)],
-    }
+def _subresource_paths(info: ResourceInfo, item_path: str) -> tuple[Doc, list[str]]:
+    paths: Doc = {}
+    kinds: list[str] = []
+    for sub in info.subresources:
+        gvk = _subresource_gvk(info, sub)
+        if sub.name == "log":
+            continue  # plain text, no schema
+        paths[f"{item_path}/{sub.name}"] = _operations(gvk, sub.verbs)
+        kinds.append(schema_name(gvk["group"], gvk["version"], gvk["kind"]))
+    return paths, kinds
 
 
+def _subresource_gvk(info: ResourceInfo, sub: Subresource) -> Doc:
+    group = info.rt.group if sub.group is None else sub.group
+    version = info.rt.version if sub.version is None else sub.version
+    return _gvk(group, version, sub.kind)
+
+
+@functools.cache
 def group_version_document(group: str, version: str) -> Doc | None:
-    # Read-only computed resources (metrics) take no writes, so there is nothing for kubectl to validate.
-    served = [info for info in resources_in(group, version) if "patch" in info.verbs]
+    """The document of one group/version; None if nothing is served there."""
+    served = resources_in(group, version)
     if not served:
         return None
     paths: Doc = {}
+    kinds: list[str] = []
     for info in served:
         rt = info.rt
+        gvk = _gvk(rt.group, rt.version, rt.kind)
         scope = "namespaces/{namespace}/" if rt.namespaced else ""
-        paths[f"/{_gv_path(group, version)}/{scope}{rt.plural}/{{name}}"] = _operations(rt)
+        collection = f"/{_gv_path(group, version)}/{scope}{rt.plural}"
+        paths[collection] = _operations(gvk, tuple(v for v in info.verbs if v == "create"))
+        item_verbs = tuple(v for v in info.verbs if v in ("get", "update", "patch", "delete"))
+        paths[f"{collection}/{{name}}"] = _operations(gvk, item_verbs)
+        sub_paths, sub_kinds = _subresource_paths(info, f"{collection}/{{name}}")
+        paths.update(sub_paths)
+        kinds += [schema_name(rt.group, rt.version, rt.kind), *sub_kinds]
     return {
         "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": "v1.37.0"},
+        "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
         "paths": paths,
-        "components": {"schemas": {_schema_name(i.rt): _schema(i.rt) for i in served}},
+        "components": {"schemas": referenced(kinds)},
     }
 
 
-def _hash(doc: Doc) -> str:
-    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32].upper()
+@functools.cache
+def _hash(group: str, version: str) -> str:
+    doc = group_version_document(group, version)
+    return hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:128].upper()
 
 
 def index() -> Doc:
@@ -100,9 +130,8 @@ def index() -> Doc:
     paths: Doc = {}
     for group, versions in group_versions().items():
         for version in versions:
-            doc = group_version_document(group, version)
-            if doc is not None:
-                url = f"/openapi/v3/{_gv_path(group, version)}?hash={_hash(doc)}"
+            if group_version_document(group, version) is not None:
+                url = f"/openapi/v3/{_gv_path(group, version)}?hash={_hash(group, version)}"
                 paths[_gv_path(group, version)] = {"serverRelativeURL": url}
     return {"paths": paths}
 

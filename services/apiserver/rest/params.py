@@ -1,11 +1,11 @@
 """What a REST request asks, decoded: query parameters, bodies and the response format it accepts.
 
 Query parameters become the front-neutral :class:`~shared.apiprotocol.ApiRequest`; parameters that only
-matter over HTTP (``timeoutSeconds``, ``fieldValidation``, ``includeObject``) come back beside it. Unknown
+matter over HTTP (``timeoutSeconds``, ``includeObject``) come back beside it. ``fieldValidation`` goes both
+ways: the shared handler checks unknown fields under it, the decoder here duplicate fields. Unknown
 parameters are ignored, as kube-apiserver ignores them (kubectl sends ``timeout=32s`` on everything).
-Bodies are JSON or YAML; a body in protobuf, which a JSON-only server cannot read, is refused with 415 —
-except on DELETE, where client-go's typed clients send ``DeleteOptions`` as protobuf and the defaults are
-what almost every caller meant.
+Bodies are JSON, YAML or Kubernetes' protobuf (what client-go's typed clients and kubectl's generator
+commands send), which :mod:`~services.apiserver.rest.protobuf` turns into the same dict as JSON.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from services.apiserver.fieldvalidation import DEFAULT_DIRECTIVE, decoding_prefix, directive_of
+from services.apiserver.rest.protobuf import decode_protobuf
+from services.apiserver.schemas.unknownfields import FieldPath, strict_path
 from shared.apiprotocol import ApiRequest
 from shared.errors import ApiError, from_validation_error
 from shared.patch import (
@@ -30,7 +33,6 @@ from shared.patch import (
 )
 
 PATCH_TYPES = (MERGE_PATCH, JSON_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH)
-FIELD_VALIDATIONS = ("Strict", "Warn", "Ignore")
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 _REQUEST_PARAMS = {
     "labelSelector": "labelSelector",
@@ -48,7 +50,7 @@ _REQUEST_PARAMS = {
 class RestOptions:
     """The parts of a REST request that the shared handler does not see."""
 
-    field_validation: str = "Strict"
+    field_validation: str = DEFAULT_DIRECTIVE
     timeout_seconds: int | None = None
     include_object: str = "Metadata"
     warnings: list[str] = field(default_factory=list)
@@ -76,14 +78,10 @@ def read_query(query: Mapping[str, str], *, watch: bool) -> tuple[dict[str, Any]
             continue
         fields[alias] = _int(param, value) if param in ("limit", "gracePeriodSeconds") else value
     options = RestOptions()
-    validation = query.get("fieldValidation") or "Strict"
-    if validation not in FIELD_VALIDATIONS:
-        raise ApiError(
-            400,
-            f'fieldValidation: Unsupported value: "{validation}": '
-            'supported values: "Ignore", "Strict", "Warn"',
-        )
-    options.field_validation = validation
+    # The shared handler checks unknown fields under this directive; the decoder here, duplicate fields.
+    options.field_validation = directive_of(query.get("fieldValidation"))
+    if query.get("fieldValidation"):
+        fields["fieldValidation"] = options.field_validation
     if (timeout := query.get("timeoutSeconds")) not in (None, ""):
         options.timeout_seconds = _int("timeoutSeconds", str(timeout))
     options.include_object = query.get("includeObject") or "Metadata"
@@ -151,20 +149,19 @@ def decode_object(data: bytes, content_type: str | None, options: RestOptions) -
         except yaml.YAMLError as error:
             raise ApiError(400, f"error decoding YAML body: {error}") from None
     elif kind == "application/json" or kind == "*/*":
-        duplicates: list[str] = []
+        duplicates: list[tuple[dict[str, Any], str]] = []
         try:
             decoded = json.loads(data or b"null", object_pairs_hook=lambda pairs: _pairs(pairs, duplicates))
         except ValueError as error:
             raise ApiError(400, f"error decoding JSON body: {error}") from None
         if duplicates:
-            _field_problems([f'duplicate field "{name}"' for name in duplicates], options)
+            problems = [f'duplicate field "{path}"' for path in _duplicate_paths(decoded, duplicates)]
+            _field_problems(problems, options, decoded)
     elif kind == PROTOBUF:
-        raise ApiError(
-            415,
-            "protobuf request bodies are not served yet (kubectl's generator commands such as "
-            "`kubectl create namespace` send them): write the object as YAML and use `kubectl create -f`",
-            reason="UnsupportedMediaType",
-        )
+        body = decode_protobuf(data)  # unknown field numbers are skipped, as kube-apiserver skips them
+        if options.field_validation != "Ignore":
+            options.warnings.extend(body.skipped)
+        decoded = body.object
     else:
         raise unsupported_media_type(kind, ("application/json", "application/yaml"))
     if not isinstance(decoded, dict):
@@ -172,18 +169,35 @@ def decode_object(data: bytes, content_type: str | None, options: RestOptions) -
     return decoded
 
 
-def _pairs(pairs: list[tuple[str, Any]], duplicates: list[str]) -> dict[str, Any]:
+def _pairs(pairs: list[tuple[str, Any]], duplicates: list[tuple[dict[str, Any], str]]) -> dict[str, Any]:
     members: dict[str, Any] = {}
     for key, value in pairs:
         if key in members:
-            duplicates.append(key)
+            duplicates.append((members, key))  # the object's place in the body is known only at the end
         members[key] = value
     return members
 
 
-def _field_problems(problems: list[str], options: RestOptions) -> None:
+def _duplicate_paths(decoded: Any, duplicates: list[tuple[dict[str, Any], str]]) -> list[str]:
+    """Where each duplicate is, written as the strict decoder writes it (``spec.containers[0].image``)."""
+    places: dict[int, FieldPath] = {}
+    pending: list[tuple[Any, FieldPath]] = [(decoded, ())]
+    while pending:
+        value, path = pending.pop()
+        if isinstance(value, dict):
+            places[id(value)] = path
+            pending.extend((item, (*path, key)) for key, item in value.items())
+        elif isinstance(value, list):
+            pending.extend((item, (*path, index)) for index, item in enumerate(value))
+    return [strict_path((*places.get(id(members), ()), key)) for members, key in duplicates]
+
+
+def _field_problems(problems: list[str], options: RestOptions, decoded: Any) -> None:
     if options.field_validation == "Strict":
-        raise ApiError(400, "strict decoding error: " + ", ".join(problems))
+        prefix = ""
+        if isinstance(decoded, dict) and isinstance(decoded.get("kind"), str) and decoded["kind"]:
+            prefix = decoding_prefix(decoded, "", decoded["kind"])
+        raise ApiError(400, f"{prefix}strict decoding error: " + ", ".join(problems))
     if options.field_validation == "Warn":
         options.warnings.extend(problems)
 
@@ -205,13 +219,16 @@ def decode_patch_body(data: bytes, content_type: str | None) -> tuple[Any, str]:
 
 
 def decode_delete_options(data: bytes, content_type: str | None) -> dict[str, Any]:
-    """``DeleteOptions`` from a DELETE body; empty, unreadable or protobuf bodies are the defaults."""
-    if not data or media_type(content_type) != "application/json":
+    """``DeleteOptions`` from a DELETE body (JSON or protobuf); an empty body means the defaults."""
+    if data and media_type(content_type) == PROTOBUF:
+        options: Any = decode_protobuf(data).object
+    elif not data or media_type(content_type) != "application/json":
         return {}
-    try:
-        options = json.loads(data)
-    except ValueError:
-        raise ApiError(400, "error decoding DeleteOptions: the body is not JSON") from None
+    else:
+        try:
+            options = json.loads(data)
+        except ValueError:
+            raise ApiError(400, "error decoding DeleteOptions: the body is not JSON") from None
     if not isinstance(options, dict):
         raise ApiError(400, "error decoding DeleteOptions: the body must be an object")
     chosen: dict[str, Any] = {}

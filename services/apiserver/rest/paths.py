@@ -98,10 +98,8 @@ def route_for(method: str, where: ResourcePath, watch: bool) -> Route:
             return Route(rt, sub)
     elif method == "DELETE" and name and not sub:
         return Route(rt, "delete")
-    elif method == "DELETE" and not name:
-        raise ApiError(
-            405,
-            f"deletecollection is not served on {rt.plural}: delete the objects one by one",
-            reason="MethodNotAllowed",
-        )
+    elif method == "DELETE" and not name and not where.watch:
+        # Authorized first, then refused where kube-apiserver has no such route (the all-namespaces path
+        # of a namespaced resource, namespaces): services.apiserver.collection decides, for both fronts.
+        return Route(rt, "deletecollection")
     raise ApiError(405, f"{method} is not allowed on this path", reason="MethodNotAllowed")

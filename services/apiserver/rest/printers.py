@@ -116,6 +116,21 @@ POD_COLUMNS = [
 ]
 
 
+_POD_COMPLETED = {
+    "Succeeded": "The pod has completed successfully.",
+    "Failed": "The pod failed.",
+}
+
+
+def pod_row_conditions(pod: Obj) -> list[Obj]:
+    """The row conditions kube-apiserver's pod printer sets: ``Completed`` once the pod has Succeeded or
+    Failed (clients may use it to tell finished pods apart; kubectl 1.37 prints them all the same)."""
+    phase = dig(pod, "status", "phase")
+    if phase not in _POD_COMPLETED:
+        return []
+    return [{"type": "Completed", "status": "True", "reason": phase, "message": _POD_COMPLETED[phase]}]
+
+
 # --- nodes ------------------------------------------------------------------------------------------------
 
 

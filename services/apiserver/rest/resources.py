@@ -33,6 +33,7 @@ from services.apiserver.rest.params import (
 from services.apiserver.rest.paths import parse_path, route_for
 from services.apiserver.rest.responses import JSON_CONTENT_TYPE, json_response, warning_header
 from services.apiserver.rest.tables import as_table, event_as_table
+from services.apiserver.warnings import recording_warnings
 from shared.apiprotocol import AUTHORIZATION_HEADER, ApiRequest
 from shared.errors import too_large
 from shared.logging import get_logger
@@ -55,8 +56,9 @@ async def serve(handler: RequestHandler, request: web.Request) -> web.StreamResp
         return await serve_log(handler, request, where)
     fields, options = read_query(query, watch=r.verb == "watch")
     fields.update(namespace=where.namespace, name=where.name)
-    if r.verb == "delete":
-        fields.update(decode_delete_options(await _body(request), request.content_type))
+    if r.verb in ("delete", "deletecollection"):
+        # No Content-Type (the Python client sends none on DELETE) means JSON, as in kube-apiserver.
+        fields.update(decode_delete_options(await _body(request), request.headers.get("Content-Type")))
     elif r.verb == "patch" or (request.method == "PATCH" and r.verb in ("status", "scale")):
         fields["patch"], fields["patchType"] = decode_patch_body(
             await _body(request), request.headers.get("Content-Type")
@@ -75,7 +77,8 @@ async def serve(handler: RequestHandler, request: web.Request) -> web.StreamResp
             fields["fieldSelector"] = f"{given},{selector}" if given else selector
             fields["name"] = ""
         return await _watch(handler, r, build_request(fields), authorization, request, options, table)
-    reply = await handler.handle(r, build_request(fields), authorization)
+    with recording_warnings(options.warnings):
+        reply = await handler.handle(r, build_request(fields), authorization)
     if table and r.verb in ("get", "list") and r.rt not in METRICS_RESOURCES:
         reply = as_table(r.rt.plural, reply, handler.registry.now(), options.include_object)
     response = json_response(reply, _code(r, reply))

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from services.apiserver.warnings import header_value
 from shared.errors import ApiError
 from shared.models import StatusError, to_dict
 
@@ -40,4 +41,4 @@ def error_response(error: ApiError) -> web.Response:
 
 def warning_header(message: str) -> str:
     """A ``Warning`` header value as kube-apiserver sends it (code 299, agent ``-``), which kubectl prints."""
-    return f'299 - "{message.replace(chr(34), chr(39))}"'
+    return header_value(message)

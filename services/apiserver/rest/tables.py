@@ -3,7 +3,8 @@
 A client asks with ``Accept: application/json;as=Table;v=v1;g=meta.k8s.io``. Every table carries all
 columns, ``-o wide`` ones included at priority 1 (kubectl hides those unless asked), and each row carries
 the object as ``PartialObjectMetadata`` (``includeObject=Metadata``, the default), in full (``Object``) or
-not at all (``None``): kubectl reads the namespace and labels from it.
+not at all (``None``): kubectl reads the namespace and labels from it. A pod's row carries the
+``Completed`` condition once it has Succeeded or Failed, as kube-apiserver's printer sets it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from services.apiserver.rest.printers import (
     name_of,
     node_cells,
     pod_cells,
+    pod_row_conditions,
     replicaset_cells,
 )
 from services.apiserver.rest.printers_cluster import (
@@ -121,6 +123,8 @@ def age_of(obj: Obj, now: datetime) -> str:
 def _row(resource: str, obj: Obj, now: datetime, include_object: str) -> Obj:
     cells = PRINTERS.get(resource, _DEFAULT)[1](obj, now)
     row: Obj = {"cells": cells}
+    if resource == "pods" and (conditions := pod_row_conditions(obj)):
+        row["conditions"] = conditions  # omitted when empty, as Kubernetes' TableRow omits it
     if include_object == "Object":
         row["object"] = obj
     elif include_object != "None":
