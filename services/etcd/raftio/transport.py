@@ -35,7 +35,8 @@ from services.etcd.raft.types import Message, MessageType
 from shared import subjects
 from shared.logging import get_logger
 from shared.netchaos import LatencyError, LatencyState, parse_latency
-from shared.partition import PartitionError, PartitionState, parse_partition
+from shared.partition import PartitionState
+from shared.reachability import Reachability
 
 log = get_logger(__name__)
 
@@ -111,7 +112,8 @@ class NatsTransport:
         self._deliver: Deliver | None = None
         self._report_snapshot: ReportSnapshot | None = None
         self._subscriptions: list[Subscription] = []
-        self.partition = PartitionState()
+        # What this member reaches while partitioned: the same view its API server and components keep.
+        self.reachability = Reachability(nc, member_id)
         self.latency = LatencyState()
         # The last delayed publish to each peer still pending: the next batch to that peer waits for it.
         self._delayed: dict[str, asyncio.Task[None]] = {}
@@ -121,11 +123,15 @@ class NatsTransport:
         self._partial: dict[tuple[str, int], _Reassembly] = {}
         self._newest_set: dict[str, int] = {}
 
+    @property
+    def partition(self) -> PartitionState:
+        return self.reachability.state
+
     async def start(self, deliver: Deliver, report_snapshot: ReportSnapshot) -> None:
         self._deliver = deliver
         self._report_snapshot = report_snapshot
+        await self.reachability.start()
         self._subscriptions = [
-            await self.nc.subscribe(subjects.chaos_network_partition(), cb=self._on_partition),
             await self.nc.subscribe(subjects.chaos_network_latency(), cb=self._on_latency),
             await self.nc.subscribe(subjects.chaos_reset(), cb=self._on_reset),
             await self.nc.subscribe(subjects.raft(self.cluster, self.member_id), cb=self._on_msg),
@@ -164,15 +170,6 @@ class NatsTransport:
         if self._delayed.get(peer) is done:
             del self._delayed[peer]
 
-    async def _on_partition(self, msg: Msg) -> None:
-        try:
-            spec = parse_partition(msg.data)
-        except PartitionError as error:
-            log.warning("network partition ignored", member=self.member_id, error=str(error))
-            return
-        self.partition.partition(spec)
-        log.info("network partitioned", member=self.member_id, groups=self.partition.groups())
-
     async def _on_latency(self, msg: Msg) -> None:
         try:
             spec = parse_latency(msg.data)
@@ -189,11 +186,9 @@ class NatsTransport:
         )
 
     async def _on_reset(self, msg: Msg) -> None:
-        if self.partition.partitioned:
-            log.info("network partition healed", member=self.member_id)
+        # The partition is healed by the Reachability's own subscription to the same subject.
         if self.latency.active:
             log.info("network latency removed", member=self.member_id)
-        self.partition.reset()
         self.latency.reset()
 
     async def _publish(self, peer: str, batch: list[Message]) -> None:
@@ -259,6 +254,10 @@ class NatsTransport:
         for task in list(self._delayed.values()):
             task.cancel()
         self._delayed = {}
+        try:
+            await self.reachability.stop()
+        except Exception as error:  # already closed connections refuse unsubscribe
+            log.debug("raft unsubscribe failed", error=repr(error))
         for subscription in self._subscriptions:
             try:
                 await subscription.unsubscribe()
