@@ -127,9 +127,10 @@ def make_runtime(flags: KubeletFlags, nc: Client, name: str, clock: RealClock) -
         from services.runtime.core import RuntimeCore
         from services.runtime.inprocess import InProcessRuntime
         from services.runtime.network import PodNetwork
+        from services.runtime.timeline import Timeline
 
         # The node's pods serve on their addresses and send traffic from this process.
-        core = RuntimeCore(name)
+        core = RuntimeCore(name, timeline=Timeline.of(clock))
         return InProcessRuntime(core, clock, PodNetwork(nc, core, clock))
     from services.runtime.client import NatsRuntimeClient
 

@@ -43,7 +43,8 @@ class BackOff:
     delay: float = 0.0
 
     def exited(self, started_at: float | None, finished_at: float) -> None:
-        """Record an exit (times on the runtime's clock) and compute the wait before the next restart."""
+        """Record an exit (the runtime's times, in Unix seconds) and compute the wait before the next
+        restart; the same exit seen again changes nothing."""
         if self.finished_at is not None and finished_at <= self.finished_at:
             return  # the same exit seen again
         ran_for = finished_at - started_at if started_at is not None else 0.0
@@ -54,10 +55,12 @@ class BackOff:
         self.finished_at = finished_at
 
     def restart_at(self) -> float:
+        """When the next restart may happen, in Unix seconds."""
         return (self.finished_at or 0.0) + self.delay
 
     def waiting(self, now: float) -> bool:
-        """True while a restart must wait (the container shows ``CrashLoopBackOff``)."""
+        """True while a restart must wait (the container shows ``CrashLoopBackOff``); ``now`` in Unix
+        seconds."""
         return self.finished_at is not None and self.delay > 0 and now < self.restart_at()
 
     def message(self, container: str, pod: str, namespace: str, uid: str) -> str:

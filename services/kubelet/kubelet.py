@@ -14,7 +14,6 @@ import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from services.kubelet import events as ev
 from services.kubelet.admission import AdmitResult, admit, used_resources
@@ -77,8 +76,6 @@ class Kubelet:
         self.crashed = False
         self.partitioned = False
         self.events = ev.EventRecorder(api, self.name, clock, can_send=lambda: self.connected)
-        # Runtime times are monotonic seconds; one fixed offset turns them into stable wall times.
-        self._wall0, self._mono0 = clock.now(), clock.monotonic()
         self.informer = self._new_informer()
         self.ipam = PodIPAllocator(config.cidr)
         self.syncer = self._new_syncer()
@@ -86,9 +83,6 @@ class Kubelet:
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
         self._relist_failed = False
-
-    def to_wall(self, t: float) -> datetime:
-        return self._wall0 + timedelta(seconds=t - self._mono0)
 
     @property
     def connected(self) -> bool:
@@ -112,7 +106,6 @@ class Kubelet:
             ipam=self.ipam,
             statuses=self.statuses,
             admit=self._admit,
-            to_wall=self.to_wall,
             events=self.events,
         )
 

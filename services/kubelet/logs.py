@@ -4,9 +4,8 @@ Which instance of a container is read follows the kubelet's own rules (``validat
 the current instance while there is one; otherwise the one that exited last; with ``previous``, the last
 terminated instance — which the kubelet keeps in the runtime until the container restarts once more, as
 Kubernetes keeps one dead container per container. A container that never started is "waiting to start".
-Times: the runtime stamps lines on its monotonic clock; they are turned into wall times (epoch seconds)
-once, by the kubelet's fixed offset, so the same line always gets the same time and a follow's cursor
-(``sinceExact``) matches exactly.
+Times: the runtime stamps lines in Unix nanoseconds, fixed when the line is written, so the same line
+always gets the same time (in epoch seconds here) and a follow's cursor (``sinceExact``) matches exactly.
 """
 
 from __future__ import annotations
@@ -132,9 +131,7 @@ class PodLogReader:
         # A follow names the instance it reads; it must be one of this very container, not any on the node.
         if (status.pod_sandbox_id, status.name) != (record.sandbox_id, container.name):
             raise gone
-        entries = [
-            LogEntry(time=self.kubelet.to_wall(line.timestamp).timestamp(), line=line.line) for line in lines
-        ]
+        entries = [LogEntry(time=cri.to_seconds(line.timestamp), line=line.line) for line in lines]
         running = status.state in (cri.ContainerState.RUNNING, cri.ContainerState.CREATED)
         return PodLogs(
             container=container.name,

@@ -11,11 +11,14 @@ current attempt, its last exit, its restart count, probe results, and why it wai
   all exit 0 is ``Succeeded``, else ``Failed``;
 - a terminal phase never changes back;
 - a condition keeps its ``lastTransitionTime`` while its status stays the same.
+
+Container times come from the runtime as Unix nanoseconds and are reported as they are: they mean the
+same on the runtime's machine and on the kubelet's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,9 +40,6 @@ PENDING, RUNNING, SUCCEEDED, FAILED = "Pending", "Running", "Succeeded", "Failed
 TERMINAL_PHASES = frozenset({SUCCEEDED, FAILED})
 CONTAINER_ID_SCHEME = "sim://"
 OWN_CONDITIONS = ("Initialized", "Ready", "ContainersReady")
-
-ToWall = Callable[[float], datetime]
-"""Converts a time on the runtime's clock to wall-clock UTC."""
 
 
 @dataclass(slots=True)
@@ -72,33 +72,37 @@ class ContainerView:
         return self.exited and self.current is not None and self.current.exit_code == 0
 
 
-def _terminated(status: cri.ContainerStatus, to_wall: ToWall) -> ContainerStateTerminated:
+def _time(unix_nanos: int | None) -> datetime | None:
+    return cri.to_datetime(unix_nanos) if unix_nanos is not None else None
+
+
+def _terminated(status: cri.ContainerStatus) -> ContainerStateTerminated:
     return ContainerStateTerminated(
         exit_code=status.exit_code if status.exit_code is not None else 0,
         reason=status.reason or ("Completed" if status.exit_code == 0 else "Error"),
         message=status.message,
-        started_at=to_wall(status.started_at) if status.started_at is not None else None,
-        finished_at=to_wall(status.finished_at) if status.finished_at is not None else None,
+        started_at=_time(status.started_at),
+        finished_at=_time(status.finished_at),
         container_id=CONTAINER_ID_SCHEME + status.id,
     )
 
 
-def container_status(view: ContainerView, to_wall: ToWall) -> ContainerStatus:
+def container_status(view: ContainerView) -> ContainerStatus:
     """One entry of ``containerStatuses``."""
     current = view.current
     state = ContainerState()
     if current is not None and current.state == cri.ContainerState.RUNNING:
         started = current.started_at if current.started_at is not None else current.created_at
-        state.running = ContainerStateRunning(started_at=to_wall(started))
+        state.running = ContainerStateRunning(started_at=cri.to_datetime(started))
     elif current is not None and current.state == cri.ContainerState.EXITED and not view.waiting_reason:
-        state.terminated = _terminated(current, to_wall)
+        state.terminated = _terminated(current)
     else:
         state.waiting = ContainerStateWaiting(reason=view.waiting_reason or "ContainerCreating")
         if view.waiting_message:
             state.waiting.message = view.waiting_message
     last = ContainerState()
     if view.last_exit is not None:
-        last.terminated = _terminated(view.last_exit, to_wall)
+        last.terminated = _terminated(view.last_exit)
     status = ContainerStatus(
         name=view.name,
         state=state,
@@ -224,7 +228,6 @@ def compute_status(
     network: PodNetwork,
     start_time: datetime,
     now: datetime,
-    to_wall: ToWall,
 ) -> PodStatus:
     """The pod's whole status; phase, reason and message stay as they were once the pod is terminal."""
     old = pod.status
@@ -237,12 +240,12 @@ def compute_status(
         host_ip=network.host_ip,
         host_ips=[PodIP(ip=network.host_ip)],
         start_time=old.start_time or start_time,
-        container_statuses=[container_status(v, to_wall) for v in main],
+        container_statuses=[container_status(v) for v in main],
     )
     if network.pod_ip:
         status.pod_ip, status.pod_ips = network.pod_ip, [PodIP(ip=network.pod_ip)]
     if init:
-        status.init_container_statuses = [container_status(v, to_wall) for v in init]
+        status.init_container_statuses = [container_status(v) for v in init]
     if old.qos_class:
         status.qos_class = old.qos_class
     if old.phase in TERMINAL_PHASES:

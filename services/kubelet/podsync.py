@@ -17,12 +17,11 @@ from datetime import datetime
 from services.kubelet import events as ev
 from services.kubelet.admission import REJECTED_PREFIX, AdmitResult
 from services.kubelet.ipam import PodIPAllocator
-from services.kubelet.podstatus import PodNetwork, ToWall, compute_status, rejected_status
+from services.kubelet.podstatus import PodNetwork, compute_status, rejected_status
 from services.kubelet.probes import ContainerProbes
 from services.kubelet.records import ContainerRecord, PodRecord
 from services.kubelet.statusmanager import StatusManager
 from services.runtime import api as cri
-from services.runtime.catalogue import image_profile
 from shared.clock import Clock
 from shared.errors import ApiError
 from shared.logging import get_logger
@@ -75,7 +74,6 @@ class PodSyncer:
     ipam: PodIPAllocator
     statuses: StatusManager
     admit: Admit
-    to_wall: ToWall
     events: ev.EventRecorder
 
     # --- the sync ------------------------------------------------------------------------------------
@@ -123,7 +121,7 @@ class PodSyncer:
         network = PodNetwork(pod_ip=record.ip, host_ip=self.host_ip)
         init = [c.view() for c in record.init]
         main = [c.view() for c in record.main]
-        status = compute_status(pod, init, main, network, record.start_time, self.clock.now(), self.to_wall)
+        status = compute_status(pod, init, main, network, record.start_time, self.clock.now())
         await self.statuses.set(pod, status)
         return status
 
@@ -176,8 +174,13 @@ class PodSyncer:
                 container.container_id, container.current = adopted.id, adopted
                 container.restart_count = max(container.restart_count, adopted.attempt)
                 container.waiting_reason = ""
-                started = adopted.started_at if adopted.started_at is not None else self.clock.monotonic()
-                container.probes = ContainerProbes.for_container(container.spec, started)
+                started = adopted.started_at
+                began = self._monotonic(started) if started is not None else self.clock.monotonic()
+                container.probes = ContainerProbes.for_container(container.spec, began)
+
+    def _monotonic(self, unix_nanos: int) -> float:
+        """A time the runtime reported (Unix) on this kubelet's monotonic clock, which its timers use."""
+        return self.clock.monotonic() - (self.clock.now().timestamp() - cri.to_seconds(unix_nanos))
 
     # --- containers ------------------------------------------------------------------------------------
 
@@ -208,12 +211,16 @@ class PodSyncer:
             return 0.0
         if current.state != cri.ContainerState.EXITED:
             return 0.0
-        finished = current.finished_at if current.finished_at is not None else now
-        container.backoff.exited(current.started_at, finished)
+        # Back-off counts on the wall clock from the exit's Unix time, as Kubernetes' does (finishedAt
+        # against now): the runtime's clock is not this kubelet's, only wall-clock time is shared.
+        wall_now = self.clock.now().timestamp()
+        finished = cri.to_seconds(current.finished_at) if current.finished_at is not None else wall_now
+        started = cri.to_seconds(current.started_at) if current.started_at is not None else None
+        container.backoff.exited(started, finished)
         if not should_restart(container, pod.spec.restart_policy, current.exit_code):
             container.waiting_reason, container.waiting_message = "", ""
             return 0.0
-        if container.backoff.waiting(now):
+        if container.backoff.waiting(wall_now):
             if container.last_exit is None or container.last_exit.id != current.id:
                 # Once per exit, not per sync: a status write wakes the worker again meanwhile.
                 message = ev.backoff_message(container.name, record.name, record.namespace, record.uid)
@@ -223,7 +230,7 @@ class PodSyncer:
                 container.name, record.name, record.namespace, record.uid
             )
             container.last_exit = current
-            return container.backoff.restart_at()
+            return now + (container.backoff.restart_at() - wall_now)
         # Keep the instance that just exited (``kubectl logs --previous``); the one before it goes now,
         # as Kubernetes keeps one dead container per container.
         await self._remove_exited(record, container.name, keep=current.id)
@@ -290,7 +297,7 @@ class PodSyncer:
         # Recorded once the runtime says a pull happened, stamped with the time it began.
         self._container_event(record, container, ev.NORMAL, "Pulling", pulling, began_wall)
         took = self.clock.monotonic() - began
-        message = ev.pulled_message(image, took, image_profile(image).size)
+        message = ev.pulled_message(image, took, pulled.size)
         self._container_event(record, container, ev.NORMAL, "Pulled", message)
         return pulled
 
@@ -371,7 +378,7 @@ class PodSyncer:
         network = PodNetwork(pod_ip=record.ip, host_ip=self.host_ip)
         init = [c.view() for c in record.init]
         main = [c.view() for c in record.main]
-        status = compute_status(pod, init, main, network, record.start_time, self.clock.now(), self.to_wall)
+        status = compute_status(pod, init, main, network, record.start_time, self.clock.now())
         if status.phase not in ("Succeeded", "Failed"):
             status.phase = "Succeeded" if main and all(v.succeeded for v in main) else "Failed"
         return status

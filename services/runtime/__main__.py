@@ -10,6 +10,7 @@ from services.runtime.core import RuntimeConfig, RuntimeCore
 from services.runtime.inprocess import InProcessRuntime
 from services.runtime.network import PodNetwork
 from services.runtime.service import RuntimeService
+from services.runtime.timeline import Timeline
 from services.runtime.values import parse_byte_rate
 from shared.bus import connect
 from shared.clock import RealClock
@@ -51,8 +52,8 @@ class RuntimeFlags(ServiceFlags):
 
 async def main(flags: RuntimeFlags, stop: asyncio.Event) -> None:
     nc = await connect(flags.servers, name=f"runtime-{flags.node}")
-    core = RuntimeCore(flags.node, flags.runtime_config())
     clock = RealClock()
+    core = RuntimeCore(flags.node, flags.runtime_config(), timeline=Timeline.of(clock))
     network = PodNetwork(nc, core, clock)
     service = RuntimeService(nc, InProcessRuntime(core, clock, network))
     await service.start()

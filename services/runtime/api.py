@@ -6,12 +6,16 @@ call ``<call>`` travels on ``node.<node>.cri.<call>`` (:func:`shared.subjects.no
 model as its body, and in-process (hollow nodes) the same models go through a direct call. The kubelet
 sees only :class:`RuntimeClient`, so it cannot tell the two apart.
 
-Times are seconds on the runtime's clock (``Clock.monotonic()`` of the process hosting the core).
-Memory is in bytes and CPU in millicores, as the kubelet's accounting uses them.
+Times are Unix nanoseconds, as in CRI (containerd's ``created_at``, ``started_at``, ``finished_at``), so
+they mean the same on every machine: a kubelet reads them with :func:`to_datetime` and compares them with
+its own wall clock, never with its monotonic one. (The core runs on a monotonic clock; ``timeline.py``
+stamps its replies.) Durations are seconds; memory is in bytes and CPU in millicores, as the kubelet's
+accounting uses them.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final, Protocol
 
@@ -38,6 +42,20 @@ CALLS: Final = (
 
 EXIT_CODE_SIGKILL: Final = 137
 """128 + SIGKILL: a container killed (OOM, stop past its grace period, chaos kill)."""
+
+NANOS_PER_SECOND: Final = 1_000_000_000
+
+UNIX_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_datetime(unix_nanos: int) -> datetime:
+    """A time from a reply as a timezone-aware UTC datetime (to the microsecond)."""
+    return UNIX_EPOCH + timedelta(microseconds=unix_nanos // 1000)
+
+
+def to_seconds(unix_nanos: int) -> float:
+    """A time from a reply in Unix seconds."""
+    return unix_nanos / NANOS_PER_SECOND
 
 
 class Message(BaseModel):
@@ -98,9 +116,9 @@ class ContainerStatus(Message):
     image: str
     attempt: int
     state: ContainerState
-    created_at: float
-    started_at: float | None = None
-    finished_at: float | None = None
+    created_at: int = Field(description="Unix nanoseconds")
+    started_at: int | None = Field(default=None, description="Unix nanoseconds; None until started")
+    finished_at: int | None = Field(default=None, description="Unix nanoseconds; None until exited")
     exit_code: int | None = None
     reason: str = Field(default="", description="on exit: Completed, Error or OOMKilled")
     message: str = ""
@@ -110,14 +128,14 @@ class PodSandboxStatus(Message):
     id: str
     config: PodSandboxConfig
     state: PodSandboxState
-    created_at: float
+    created_at: int = Field(description="Unix nanoseconds")
 
 
 class ContainerStats(Message):
     id: str
     name: str
     pod_sandbox_id: str
-    timestamp: float
+    timestamp: int = Field(description="Unix nanoseconds of the sample")
     cpu_millis: float = Field(description="CPU use now, in millicores")
     cpu_seconds_total: float = Field(description="CPU time used since start, for rates")
     memory_bytes: int = Field(description="working set now")
@@ -159,6 +177,7 @@ class PullImageRequest(Message):
 class PullImageReply(Message):
     image_ref: str
     pulled: bool = Field(description="False when the image was already present")
+    size: int = Field(description="the image's size in bytes (CRI's ImageStatus ``size``)")
 
 
 class CreateContainerRequest(Message):
@@ -194,11 +213,11 @@ class ContainerStatsReply(Message):
 class ContainerLogsRequest(Message):
     container_id: str
     tail_lines: int | None = Field(default=None, ge=0)
-    since: float | None = Field(default=None, description="only lines written at or after this time")
+    since: int | None = Field(default=None, description="only lines written at or after (Unix nanoseconds)")
 
 
 class LogLine(Message):
-    timestamp: float
+    timestamp: int = Field(description="Unix nanoseconds")
     stream: str = "stdout"
     line: str
 
@@ -249,7 +268,8 @@ class RuntimeClient(Protocol):
     async def list_pod_sandboxes(self) -> list[PodSandboxStatus]: ...
 
     async def pull_image(self, image: str) -> PullImageReply:
-        """Returns once the image is present (pull time grows with the image's simulated size)."""
+        """Returns once the image is present (pull time grows with the image's simulated size); the reply
+        names the image and its size, as CRI's PullImage followed by ImageStatus does."""
         ...
 
     async def create_container(self, pod_sandbox_id: str, config: ContainerConfig) -> str: ...
@@ -269,7 +289,7 @@ class RuntimeClient(Protocol):
     async def container_stats(self) -> list[ContainerStats]: ...
 
     async def container_logs(
-        self, container_id: str, tail_lines: int | None = None, since: float | None = None
+        self, container_id: str, tail_lines: int | None = None, since: int | None = None
     ) -> list[LogLine]: ...
 
     async def probe(self, container_id: str, kind: ProbeKind) -> ProbeReply: ...

@@ -126,7 +126,7 @@ class NatsRuntimeClient:
         return (await self._call_for(ContainerStatsReply, "container_stats", None)).items
 
     async def container_logs(
-        self, container_id: str, tail_lines: int | None = None, since: float | None = None
+        self, container_id: str, tail_lines: int | None = None, since: int | None = None
     ) -> list[LogLine]:
         request = ContainerLogsRequest(container_id=container_id, tail_lines=tail_lines, since=since)
         return (await self._call_for(ContainerLogsReply, "container_logs", request)).lines

@@ -3,6 +3,8 @@
 A container never runs a timer. Starting it fixes when it will end by itself (``exit-after``, or the
 moment its memory reaches its limit); a stop or a kill can only bring that end earlier. Whoever asks
 about it passes ``now``, and the state, usage, probes and logs at ``now`` follow from those few times.
+Those times are on the core's clock; what it reports (statuses, stats, log lines) is stamped in Unix
+nanoseconds through the core's timeline.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from services.runtime.api import (
     ProbeReply,
 )
 from services.runtime.behaviour import Behaviour, ServeMode
+from services.runtime.timeline import Timeline
 from shared.errors import conflict
 
 REASON_COMPLETED = "Completed"
@@ -66,11 +69,13 @@ class SimContainer:
         behaviour: Behaviour,
         created_at: float,
         log_capacity: int,
+        timeline: Timeline,
     ) -> None:
         self.id = container_id
         self.sandbox_id = sandbox_id
         self.config = config
         self.behaviour = behaviour
+        self.timeline = timeline
         self.created_at = created_at
         self.started_at: float | None = None
         self.finish: Finish | None = None
@@ -128,6 +133,7 @@ class SimContainer:
     def status(self, now: float) -> ContainerStatus:
         state = self.state(now)
         ended = self.finish if state is ContainerState.EXITED else None
+        unix = self.timeline.unix_nanos
         return ContainerStatus(
             id=self.id,
             pod_sandbox_id=self.sandbox_id,
@@ -135,9 +141,9 @@ class SimContainer:
             image=self.config.image,
             attempt=self.config.attempt,
             state=state,
-            created_at=self.created_at,
-            started_at=self.started_at,
-            finished_at=ended.at if ended else None,
+            created_at=unix(self.created_at),
+            started_at=unix(self.started_at) if self.started_at is not None else None,
+            finished_at=unix(ended.at) if ended else None,
             exit_code=ended.exit_code if ended else None,
             reason=ended.reason if ended else "",
             message=ended.message if ended else "",
@@ -157,7 +163,7 @@ class SimContainer:
             id=self.id,
             name=self.config.name,
             pod_sandbox_id=self.sandbox_id,
-            timestamp=now,
+            timestamp=self.timeline.unix_nanos(now),
             cpu_millis=self._cpu.at(elapsed) if running else 0.0,
             cpu_seconds_total=self._cpu.millicore_seconds(elapsed) / 1000,
             memory_bytes=self.behaviour.memory.at(elapsed) if running else 0,
@@ -193,7 +199,8 @@ class SimContainer:
 
     # --- logs ----------------------------------------------------------------------------------
 
-    def logs(self, now: float, tail_lines: int | None = None, since: float | None = None) -> list[LogLine]:
+    def logs(self, now: float, tail_lines: int | None = None, since: int | None = None) -> list[LogLine]:
+        """``since`` is in Unix nanoseconds, as the lines' timestamps."""
         self._write_logs_until(now)
         lines = [line for line in self._logs if since is None or line.timestamp >= since]
         if tail_lines is not None:
@@ -203,7 +210,7 @@ class SimContainer:
     def write_log(self, now: float, line: str) -> None:
         """A line its application writes at ``now`` (after the lines its behaviour wrote until then)."""
         self._write_logs_until(now)
-        self._logs.append(LogLine(timestamp=now, line=line))
+        self._logs.append(LogLine(timestamp=self.timeline.unix_nanos(now), line=line))
 
     def _write_logs_until(self, now: float) -> None:
         """Append the lines written between the last call and ``now`` (only the newest that fit)."""
@@ -213,15 +220,16 @@ class SimContainer:
         if end <= self._logged_until:
             return
         up_at = self.started_at + self.behaviour.startup
+        unix = self.timeline.unix_nanos
         new: list[LogLine] = []
         if self._logged_until < up_at <= end:
-            new += [LogLine(timestamp=up_at, line=line) for line in self.behaviour.start_lines]
+            new += [LogLine(timestamp=unix(up_at), line=line) for line in self.behaviour.start_lines]
         interval = self.behaviour.log_interval
         if interval is not None and end >= up_at + interval:
             last = math.floor((end - up_at) / interval)
             first = max(self._next_tick, last - (self._logs.maxlen or 0) + 1)
             new += [
-                LogLine(timestamp=up_at + k * interval, line=self._tick_line(k))
+                LogLine(timestamp=unix(up_at + k * interval), line=self._tick_line(k))
                 for k in range(first, last + 1)
             ]
             self._next_tick = max(self._next_tick, last + 1)

@@ -2,6 +2,7 @@
 
 Every operation takes ``now`` (seconds on the host's monotonic clock) and nothing here reads a clock,
 sleeps or starts a task: containers change state lazily, when they are looked at (``container.py``).
+Replies carry Unix times, stamped through the core's :class:`~services.runtime.timeline.Timeline`.
 Calls that take time in a real runtime — pulling an image, stopping a container within its grace
 period — return the moment they will be done, and the caller waits for it (``inprocess.py``).
 
@@ -36,6 +37,7 @@ from services.runtime.behaviour import BehaviourError
 from services.runtime.catalogue import image_profile, parse_reference
 from services.runtime.container import Answer, SimContainer
 from services.runtime.profiles import behaviour_for
+from services.runtime.timeline import Timeline
 from shared.errors import ApiError, bad_request, conflict, not_found
 
 RUNTIME_VERSION: Final = "0.1.0"
@@ -62,7 +64,8 @@ class PullResult:
 class SimSandbox:
     id: str
     config: PodSandboxConfig
-    created_at: float
+    created_at: int
+    """Unix nanoseconds."""
     state: PodSandboxState = PodSandboxState.READY
     container_ids: list[str] = field(default_factory=list)
 
@@ -78,10 +81,17 @@ class RuntimeCore:
     """One node's runtime. Not thread-safe; call it from one event loop."""
 
     def __init__(
-        self, node: str, config: RuntimeConfig | None = None, new_id: Callable[[], str] = random_id
+        self,
+        node: str,
+        config: RuntimeConfig | None = None,
+        new_id: Callable[[], str] = random_id,
+        timeline: Timeline | None = None,
     ) -> None:
+        """``timeline`` maps the clock ``now`` is read from to Unix time (``Timeline.of(clock)``); by
+        default ``now`` is taken as Unix seconds."""
         self.node = node
         self.config = config or RuntimeConfig()
+        self.timeline = timeline or Timeline()
         self._new_id = new_id
         self._sandboxes: dict[str, SimSandbox] = {}
         self._sandbox_by_uid: dict[str, str] = {}
@@ -99,7 +109,7 @@ class RuntimeCore:
         if existing is not None:
             self._sandboxes[existing].state = PodSandboxState.READY
             return existing
-        sandbox = SimSandbox(self._new_id(), config, now)
+        sandbox = SimSandbox(self._new_id(), config, self.timeline.unix_nanos(now))
         self._sandboxes[sandbox.id] = sandbox
         self._sandbox_by_uid[config.uid] = sandbox.id
         return sandbox.id
@@ -137,13 +147,13 @@ class RuntimeCore:
         """Start pulling ``image`` unless it is present or already coming; a second pull of an image on
         its way finishes with the first."""
         ref = _canonical(image)
+        size = image_profile(image).size
         ready_at = self._images.get(ref)
         if ready_at is not None:
-            return PullResult(PullImageReply(image_ref=ref, pulled=ready_at > now), ready_at)
-        size = image_profile(image).size
+            return PullResult(PullImageReply(image_ref=ref, pulled=ready_at > now, size=size), ready_at)
         ready_at = now + self.config.pull_latency + size / self.config.pull_bytes_per_second
         self._images[ref] = ready_at
-        return PullResult(PullImageReply(image_ref=ref, pulled=True), ready_at)
+        return PullResult(PullImageReply(image_ref=ref, pulled=True, size=size), ready_at)
 
     def image_present(self, image: str, now: float) -> bool:
         ready_at = self._images.get(_canonical(image))
@@ -168,7 +178,9 @@ class RuntimeCore:
             behaviour = behaviour_for(config)
         except BehaviourError as error:
             raise ApiError(422, f"container {config.name!r}: {error}") from None
-        container = SimContainer(self._new_id(), sandbox_id, config, behaviour, now, self.config.log_lines)
+        container = SimContainer(
+            self._new_id(), sandbox_id, config, behaviour, now, self.config.log_lines, self.timeline
+        )
         self._containers[container.id] = container
         sandbox.container_ids.append(container.id)
         return container.id
@@ -209,8 +221,9 @@ class RuntimeCore:
         ]
 
     def container_logs(
-        self, container_id: str, now: float, tail_lines: int | None = None, since: float | None = None
+        self, container_id: str, now: float, tail_lines: int | None = None, since: int | None = None
     ) -> list[LogLine]:
+        """The lines kept, oldest first; ``since`` in Unix nanoseconds, like the lines' timestamps."""
         return self._container(container_id).logs(now, tail_lines, since)
 
     def answer(self, container_id: str, now: float, draw: float, spread: float) -> Answer:

@@ -26,7 +26,11 @@ from shared.clock import Clock
 
 
 class InProcessRuntime:
-    """A :class:`~services.runtime.api.RuntimeClient` calling ``core`` with ``clock``'s time."""
+    """A :class:`~services.runtime.api.RuntimeClient` calling ``core`` with ``clock``'s monotonic time.
+
+    The core's timeline must be ``clock``'s (``RuntimeCore(node, timeline=Timeline.of(clock))``), so that
+    the Unix times in its replies are this clock's wall-clock times.
+    """
 
     def __init__(self, core: RuntimeCore, clock: Clock, network: PodNetwork | None = None) -> None:
         self.core = core
@@ -94,7 +98,7 @@ class InProcessRuntime:
         return self.core.container_stats(self._now())
 
     async def container_logs(
-        self, container_id: str, tail_lines: int | None = None, since: float | None = None
+        self, container_id: str, tail_lines: int | None = None, since: int | None = None
     ) -> list[LogLine]:
         return self.core.container_logs(container_id, self._now(), tail_lines, since)
 

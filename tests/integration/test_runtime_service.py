@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from services.runtime.api import (
     ProbeKind,
     RuntimeClient,
 )
+from services.runtime.catalogue import CATALOGUE
 from services.runtime.client import NatsRuntimeClient
 from shared.bus import connect
 from shared.errors import ApiError
@@ -28,6 +30,7 @@ from shared.subjects import node_cri
 
 NODE = "worker-it"
 MI = 2**20
+SECOND = 10**9
 
 
 def runtime_process(nats_url: str, node: str, log_dir: Path) -> ServiceProcess:
@@ -89,6 +92,7 @@ async def exited(runtime: NatsRuntimeClient, container_id: str, within: float = 
 
 async def test_container_runs_reports_usage_and_logs_and_stops_gracefully(runtime: NatsRuntimeClient) -> None:
     assert (await runtime.version()).node == NODE
+    began = time.time_ns()
     annotations = sim(startup="0s", memory="48Mi", cpu="150m", shutdown="300ms")
     container_id = await started(runtime, "pod-run", "nginx:1.27", annotations)
     status = await runtime.container_status(container_id)
@@ -103,6 +107,12 @@ async def test_container_runs_reports_usage_and_logs_and_stops_gracefully(runtim
     status = await runtime.container_status(container_id)
     assert (status.state, status.exit_code, status.reason) == (ContainerState.EXITED, 0, "Completed")
     assert status.finished_at is not None and status.started_at is not None
+    # Unix nanoseconds of the runtime's wall clock (this machine's too), not its monotonic seconds; a
+    # second's slack for the offset it fixed at start-up.
+    since, until = began - SECOND, time.time_ns() + SECOND
+    assert since <= status.created_at <= status.started_at <= status.finished_at <= until
+    assert all(status.started_at <= line.timestamp <= status.finished_at for line in logs)
+    assert (await runtime.pull_image("nginx:1.27")).size == CATALOGUE["nginx"].size
     assert container_id not in {s.id for s in await runtime.container_stats()}
     assert [c.id for c in await runtime.list_containers(status.pod_sandbox_id)] == [container_id]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -79,6 +80,11 @@ def token_file(control_plane: LocalControlPlane) -> str:
     return str(control_plane.etcd.root / "tokens.csv")
 
 
+def within(stamp: str, since: datetime, until: datetime) -> bool:
+    """An API timestamp (whole seconds) lies between two wall-clock times of this test."""
+    return since.replace(microsecond=0) <= datetime.fromisoformat(stamp) <= until
+
+
 def is_ready(node: Object) -> bool:
     conditions = node.get("status", {}).get("conditions", [])
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
@@ -95,6 +101,7 @@ async def start_kubelet(control_plane: LocalControlPlane) -> AsyncIterator[Start
     from services.kubelet.nodeconfig import NodeConfig
     from services.runtime.core import RuntimeCore
     from services.runtime.inprocess import InProcessRuntime
+    from services.runtime.timeline import Timeline
     from shared.clock import RealClock
     from shared.models import Quantity
 
@@ -109,7 +116,7 @@ async def start_kubelet(control_plane: LocalControlPlane) -> AsyncIterator[Start
         kubelet = Kubelet(
             config,
             ApiClient(nc, control_plane.tokens[f"node:{node}"], retry_for=5),
-            InProcessRuntime(RuntimeCore(node), clock),
+            InProcessRuntime(RuntimeCore(node, timeline=Timeline.of(clock)), clock),
             clock,
             KubeletOptions(**{"lease_seconds": 1.0, "status_interval": 1.0, **options}),
         )

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from services.runtime.catalogue import CATALOGUE
 from shared.apiclient import ApiClient, resource
 from tests.integration.kubelet.conftest import NODES, PODS, StartKubelet, eventually, make_pod
 
@@ -53,8 +54,8 @@ async def test_a_pod_reaching_running_gets_pulling_pulled_created_started_in_ord
     pulling, pulled, created, start = events
     assert pulling["message"] == 'Pulling image "nginx:1.27"'
     assert pulled["message"].startswith('Successfully pulled image "nginx:1.27" in ')
-    assert " including waiting). Image size: " in pulled["message"]
-    assert pulled["message"].endswith(" bytes.")
+    size = CATALOGUE["nginx"].size  # as the runtime's pull reply gave it
+    assert pulled["message"].endswith(f" including waiting). Image size: {size} bytes.")
     assert (created["message"], start["message"]) == ("Container created", "Container started")
     for event in events:
         assert event["type"] == "Normal" and event["count"] == 1

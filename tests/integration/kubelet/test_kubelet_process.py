@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +15,16 @@ from services.kubelet.stats import NodeStats
 from shared import bus, subjects
 from shared.apiclient import ApiClient
 from shared.procs import ServiceProcess
-from tests.integration.kubelet.conftest import LEASES, NODES, PODS, eventually, is_ready, make_pod, token_file
+from tests.integration.kubelet.conftest import (
+    LEASES,
+    NODES,
+    PODS,
+    eventually,
+    is_ready,
+    make_pod,
+    token_file,
+    within,
+)
 
 NODE = "worker-1"
 Object = dict[str, Any]
@@ -141,6 +151,14 @@ async def test_chaos_over_the_bus_crashes_and_recovers_the_node(
 async def test_chaos_pod_kill_exits_137_and_the_pod_restarts(
     admin: ApiClient, namespace: str, running_pod: str
 ) -> None:
+    started = (await admin.get(PODS, running_pod, namespace))["status"]["containerStatuses"][0]
+    killed = datetime.now(UTC)
     await admin.nc.publish(subjects.chaos("pod", namespace, running_pod, "kill"))
     pod = await _wait_running(admin, namespace, running_pod, restarts=1)
-    assert pod["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 137
+    status = pod["status"]["containerStatuses"][0]
+    terminated = status["lastState"]["terminated"]
+    assert terminated["exitCode"] == 137
+    # The times come from the runtime process's replies (Unix times) and read as this test's wall clock.
+    assert terminated["startedAt"] == started["state"]["running"]["startedAt"]
+    assert within(terminated["finishedAt"], killed, datetime.now(UTC))
+    assert within(status["state"]["running"]["startedAt"], killed, datetime.now(UTC))

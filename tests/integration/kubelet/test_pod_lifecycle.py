@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.apiclient import ApiClient
-from tests.integration.kubelet.conftest import PODS, StartKubelet, eventually, make_pod
+from tests.integration.kubelet.conftest import PODS, StartKubelet, eventually, make_pod, within
 
 Object = dict[str, Any]
 
@@ -22,6 +23,7 @@ async def test_bound_pod_reaches_running_with_ip_and_conditions(
     admin: ApiClient, namespace: str, start_kubelet: StartKubelet
 ) -> None:
     await start_kubelet("worker-1")
+    created = datetime.now(UTC)
     await admin.create(make_pod("web", namespace))
     await admin.bind("web", "worker-1", namespace)
 
@@ -43,7 +45,7 @@ async def test_bound_pod_reaches_running_with_ip_and_conditions(
     (container,) = status["containerStatuses"]
     assert container["ready"] is True and container["started"] is True
     assert container["restartCount"] == 0
-    assert "running" in container["state"]
+    assert within(container["state"]["running"]["startedAt"], created, datetime.now(UTC))
     assert container["containerID"].startswith("sim://")
     assert container["imageID"]
     assert status["startTime"]

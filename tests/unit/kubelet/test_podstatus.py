@@ -14,8 +14,9 @@ from tests.builders import make_pod
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def to_wall(t: float) -> datetime:
-    return T0 + timedelta(seconds=t)
+def unix(t: float) -> int:
+    """``t`` seconds after T0, in the Unix nanoseconds the runtime reports."""
+    return round((T0 + timedelta(seconds=t)).timestamp() * 10**9)
 
 
 def cri(
@@ -29,9 +30,9 @@ def cri(
         image="nginx",
         attempt=0,
         state=state,
-        created_at=1.0,
-        started_at=2.0,
-        finished_at=5.0 if exited else None,
+        created_at=unix(1),
+        started_at=unix(2),
+        finished_at=unix(5) if exited else None,
         exit_code=exit_code,
         reason=reason,
     )
@@ -82,7 +83,16 @@ def test_init_containers_hold_the_pod_pending_until_they_succeed() -> None:
     [
         (view(None), "waiting", {"reason": "ContainerCreating"}),
         (view(RUNNING), "running", {"startedAt": "2026-01-01T00:00:02Z"}),
-        (view(EXIT_1), "terminated", {"exitCode": 1, "reason": "Error"}),
+        (
+            view(EXIT_1),
+            "terminated",
+            {
+                "exitCode": 1,
+                "reason": "Error",
+                "startedAt": "2026-01-01T00:00:02Z",
+                "finishedAt": "2026-01-01T00:00:05Z",
+            },
+        ),
         (
             view(cri(ContainerState.EXITED, 137, "OOMKilled")),
             "terminated",
@@ -92,7 +102,7 @@ def test_init_containers_hold_the_pod_pending_until_they_succeed() -> None:
     ],
 )
 def test_container_state_is_reported(v: ContainerView, state_key: str, detail: dict[str, object]) -> None:
-    status = container_status(v, to_wall).model_dump(mode="json", by_alias=True, exclude_none=True)
+    status = container_status(v).model_dump(mode="json", by_alias=True, exclude_none=True)
     assert list(k for k, val in status["state"].items() if val) == [state_key]
     assert detail.items() <= status["state"][state_key].items()
 
@@ -100,7 +110,7 @@ def test_container_state_is_reported(v: ContainerView, state_key: str, detail: d
 def test_crash_looping_container_shows_its_last_exit_and_restart_count() -> None:
     v = view(EXIT_1, EXIT_1, "CrashLoopBackOff")
     v.restart_count = 4
-    status = container_status(v, to_wall)
+    status = container_status(v)
     assert status.restart_count == 4
     assert status.last_state.terminated is not None and status.last_state.terminated.exit_code == 1
     assert status.container_id == "sim://c1"
@@ -111,9 +121,7 @@ def _status(views: list[ContainerView], previous: list[PodCondition] | None = No
     pod = make_pod().name("p").obj()
     pod.status.conditions = previous or []
     pod.status.phase = phase
-    return compute_status(
-        pod, [], views, PodNetwork("10.244.1.2", "172.18.0.2"), T0, T0 + timedelta(60), to_wall
-    )
+    return compute_status(pod, [], views, PodNetwork("10.244.1.2", "172.18.0.2"), T0, T0 + timedelta(60))
 
 
 def test_running_ready_pod_has_all_conditions_true_with_ip() -> None:

@@ -15,12 +15,15 @@ from services.runtime.api import (
     PodSandboxState,
     ProbeKind,
 )
-from services.runtime.catalogue import CATALOGUE
+from services.runtime.catalogue import CATALOGUE, DEFAULT_IMAGE
 from services.runtime.core import RuntimeConfig, RuntimeCore
+from services.runtime.timeline import Timeline
 from shared.errors import ApiError
 
 MI = 2**20
 PULL_LATENCY = 0.5
+S = 10**9
+"""Nanoseconds per second: a core without a timeline reports ``now`` as Unix time, in nanoseconds."""
 
 
 def new_core(log_lines: int = 1000) -> RuntimeCore:
@@ -104,6 +107,14 @@ def test_pull_takes_latency_plus_size_over_bandwidth_and_a_present_image_is_not_
     assert core.image_present("nginx:1.27", expected)
 
 
+def test_every_pull_reply_carries_the_image_size_present_or_not() -> None:
+    core = new_core()
+    first, again = core.pull_image("redis:7", 0.0), core.pull_image("redis:7", 10**6)
+    assert (first.reply.pulled, again.reply.pulled) == (True, False)
+    assert first.reply.size == again.reply.size == CATALOGUE["redis"].size
+    assert core.pull_image("example.com/unheard-of:1", 0).reply.size == DEFAULT_IMAGE.size
+
+
 def test_container_cannot_be_created_from_an_image_not_pulled() -> None:
     core = new_core()
     sandbox_id = core.run_pod_sandbox(pod(), 0)
@@ -165,7 +176,7 @@ def test_container_exits_by_itself_as_its_behaviour_says(
         assert core.container_status(container_id, before).state is ContainerState.RUNNING
     status = core.container_status(container_id, at)
     assert (status.state, status.exit_code, status.reason) == (ContainerState.EXITED, exit_code, reason)
-    assert status.finished_at == pytest.approx(at)
+    assert status.finished_at == round(at * S)
 
 
 @pytest.mark.parametrize(
@@ -265,7 +276,7 @@ def test_stopping_the_sandbox_kills_its_running_containers() -> None:
     assert (status.state, status.exit_code, status.finished_at) == (
         ContainerState.EXITED,
         EXIT_CODE_SIGKILL,
-        50,
+        50 * S,
     )
 
 
@@ -323,13 +334,16 @@ def test_logs_hold_greeting_and_periodic_lines_up_to_now_or_the_exit() -> None:
     assert core.container_logs(container_id, 100.5) == []
     lines = core.container_logs(container_id, 125)
     assert [(line.timestamp, line.line) for line in lines] == [
-        (101, "Ready to accept connections tcp"),
-        (111, "line 1 of app"),
-        (121, "line 2 of app"),
+        (101 * S, "Ready to accept connections tcp"),
+        (111 * S, "line 1 of app"),
+        (121 * S, "line 2 of app"),
     ]
     assert [line.line for line in core.container_logs(container_id, 10**6)][-1] == "line 3 of app"
     assert [line.line for line in core.container_logs(container_id, 10**6, tail_lines=1)] == ["line 3 of app"]
-    assert [line.timestamp for line in core.container_logs(container_id, 10**6, since=121)] == [121, 131]
+    assert [line.timestamp for line in core.container_logs(container_id, 10**6, since=121 * S)] == [
+        121 * S,
+        131 * S,
+    ]
 
 
 def test_log_ring_keeps_only_the_newest_lines_however_long_it_ran() -> None:
@@ -364,3 +378,26 @@ def test_probes_fail_once_the_container_has_exited() -> None:
     container_id = started(core, container(annotations=sim(startup="0s", exit_after="1s")))
     reply = core.probe(container_id, ProbeKind.READINESS, 2)
     assert (reply.success, reply.message) == (False, "container is exited")
+
+
+# --- times in replies --------------------------------------------------------------------------------
+
+EPOCH = 1_767_225_600 * S
+"""2026-01-01T00:00:00Z in Unix nanoseconds: when the core's clock (in the test below) read 0."""
+
+
+def test_replies_carry_unix_times_from_the_timeline_not_the_cores_clock() -> None:
+    counter = itertools.count(1)
+    core = RuntimeCore("node-1", new_id=lambda: f"id-{next(counter)}", timeline=Timeline(EPOCH))
+    annotations = sim(startup="1s", exit_after="30s", log_interval="10s")
+    container_id = started(core, container("redis", annotations=annotations), at=100.0)
+    status = core.container_status(container_id, 200.0)
+    assert (status.created_at, status.started_at, status.finished_at) == (
+        EPOCH + 100 * S,
+        EPOCH + 100 * S,
+        EPOCH + 130 * S,
+    )
+    assert core.list_pod_sandboxes()[0].created_at == EPOCH + 100 * S
+    assert [s.timestamp for s in core.container_stats(110.5)] == [EPOCH + 110_500_000_000]
+    lines = core.container_logs(container_id, 200.0, since=EPOCH + 111 * S)
+    assert [line.timestamp for line in lines] == [EPOCH + 111 * S, EPOCH + 121 * S]

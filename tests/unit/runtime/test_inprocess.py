@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,9 +14,11 @@ from services.runtime.api import (
     PodSandboxConfig,
     ProbeKind,
     RuntimeClient,
+    to_datetime,
 )
 from services.runtime.core import RuntimeConfig, RuntimeCore
 from services.runtime.inprocess import InProcessRuntime
+from services.runtime.timeline import Timeline
 from shared.clock import VirtualClock
 from shared.errors import ApiError
 
@@ -98,3 +101,33 @@ async def test_kill_exits_at_once_with_137() -> None:
     assert (status.state, status.exit_code) == (ContainerState.EXITED, EXIT_CODE_SIGKILL)
     assert [s.pod_sandbox_id for s in (await client.list_containers(sandbox_id))] == [sandbox_id]
     assert (await client.version()).node == "node-1"
+
+
+async def test_replies_carry_the_wall_clock_time_of_a_clock_whose_monotonic_origin_is_far_off() -> None:
+    t0, uptime = datetime(2026, 1, 1, tzinfo=UTC), timedelta(days=11)
+    clock = VirtualClock(t0 - uptime)
+    await clock.advance(uptime.total_seconds())  # monotonic 950,400 s at wall time t0
+    core = RuntimeCore("node-1", RuntimeConfig(pull_latency=0.0), timeline=Timeline.of(clock))
+    client = InProcessRuntime(core, clock)
+    sandbox_id = await client.run_pod_sandbox(PodSandboxConfig(name="p", namespace="default", uid="u"))
+    await clock.advance(1)
+    core._images[core.pull_image("pause", clock.monotonic()).reply.image_ref] = clock.monotonic()
+    annotations = {"sim.kubenats.io/exit-after": "5s", "sim.kubenats.io/log-interval": "1s"}
+    container_id = await client.create_container(
+        sandbox_id, ContainerConfig(name="c", image="pause", annotations=annotations)
+    )
+    await clock.advance(1)
+    await client.start_container(container_id)
+    await clock.advance(10)
+
+    status = await client.container_status(container_id)
+    times = (status.created_at, status.started_at, status.finished_at)
+    assert [to_datetime(t) if t is not None else None for t in times] == [
+        t0 + timedelta(seconds=s) for s in (1, 2, 7)
+    ]
+    assert to_datetime((await client.list_pod_sandboxes())[0].created_at) == t0
+    lines = (await client.container_logs(container_id))[:2]
+    assert [(to_datetime(line.timestamp), line.line) for line in lines] == [
+        (t0 + timedelta(seconds=3), "c: tick 1"),
+        (t0 + timedelta(seconds=4), "c: tick 2"),
+    ]
