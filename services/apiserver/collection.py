@@ -53,14 +53,10 @@ def check_collection_delete(rt: ResourceType, namespace: str) -> None:
         raise method_not_allowed()
 
 
-async def delete_collection(registry: Registry, rt: ResourceType, request: ApiRequest) -> Object:
-    """Delete what a list with ``request``'s selectors (and paging) finds; the list read is the reply.
-
-    With a ``limit`` only that one page is deleted, and the reply carries its ``continue`` token, as
-    Kubernetes does; without one every matching object is.
-    """
-    check_collection_delete(rt, request.namespace)
-    listed = await registry.list(
+async def list_requested(registry: Registry, rt: ResourceType, request: ApiRequest) -> Object:
+    """The list ``request`` reads: its namespace, label and field selectors, page and resourceVersion (the
+    ``list`` verb's reply, and what ``deletecollection`` deletes)."""
+    return await registry.list(
         rt,
         request.namespace,
         label_selector=request.label_selector,
@@ -70,6 +66,16 @@ async def delete_collection(registry: Registry, rt: ResourceType, request: ApiRe
         resource_version=request.resource_version,
         resource_version_match=request.resource_version_match or "",
     )
+
+
+async def delete_collection(registry: Registry, rt: ResourceType, request: ApiRequest) -> Object:
+    """Delete what a list with ``request``'s selectors (and paging) finds; the list read is the reply.
+
+    With a ``limit`` only that one page is deleted, and the reply carries its ``continue`` token, as
+    Kubernetes does; without one every matching object is.
+    """
+    check_collection_delete(rt, request.namespace)
+    listed = await list_requested(registry, rt, request)
     targets = iter(list(listed["items"]))
     failures: list[Exception] = []
     async with asyncio.TaskGroup() as workers:

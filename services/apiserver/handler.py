@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from services.apiserver.auth import Attributes, Authorizer, TokenAuthenticator, UserInfo, node_name
-from services.apiserver.collection import delete_collection
+from services.apiserver.collection import delete_collection, list_requested
 from services.apiserver.dryrun import check_dry_run, dry_running
 from services.apiserver.fieldmanager import server_side_apply, writing_as
 from services.apiserver.fieldvalidation import check_request, compile_checkers, validating_fields
@@ -169,16 +169,7 @@ class RequestHandler:
             case "get":
                 return await reg.get(rt, ns, name)
             case "list":
-                return await reg.list(
-                    rt,
-                    ns,
-                    label_selector=request.label_selector,
-                    field_selector=request.field_selector,
-                    limit=request.limit,
-                    continue_token=request.continue_,
-                    resource_version=request.resource_version,
-                    resource_version_match=request.resource_version_match or "",
-                )
+                return await list_requested(reg, rt, request)
             case "update":
                 return await reg.update(rt, ns, name, request.body)
             case "patch" if request.patch_type == APPLY_PATCH:

@@ -10,7 +10,7 @@ import pytest
 from shared.cli.apply import LAST_APPLIED, last_applied, three_way_patch, with_last_applied
 from shared.cli.describe import event_lines
 from shared.cli.rollout import rollout_status
-from shared.tables import human_duration, node_status, pod_status, table_for
+from shared.tables import node_status, pod_status, table_for
 
 
 def test_unchanged_manifest_needs_no_patch_even_with_server_defaults() -> None:
@@ -37,25 +37,6 @@ def test_last_applied_round_trips_without_nesting_itself() -> None:
     twice = with_last_applied(once)
     assert LAST_APPLIED not in (last_applied(twice) or {}).get("metadata", {}).get("annotations", {})
     assert last_applied(twice) == {"kind": "Pod", "metadata": {"annotations": {}, "name": "a"}}
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [
-        (5, "5s"),
-        (119, "119s"),
-        (130, "2m10s"),
-        (600, "10m"),
-        (3 * 3600, "3h"),
-        (3 * 3600 + 60, "3h1m"),
-        (30 * 3600, "30h"),
-        (50 * 3600, "2d2h"),
-        (400 * 86400, "400d"),
-        (800 * 86400, "2y70d"),
-    ],
-)
-def test_ages_read_as_kubectl_prints_them(seconds: int, text: str) -> None:
-    assert human_duration(seconds) == text
 
 
 def _pod(**status: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pytest
 from services.apiserver.rest import discovery
 from services.apiserver.rest.params import accepts_table, read_query
 from services.apiserver.rest.paths import parse_path, route_for
-from services.apiserver.rest.tables import as_table, event_as_table, human_duration
+from services.apiserver.rest.tables import as_table, event_as_table
 from shared.errors import ApiError
 
 
@@ -121,25 +121,6 @@ def test_discovery_never_lists_an_empty_group_version_and_carries_subresource_ki
     scale = next(r for r in legacy["resources"] if r["name"] == "deployments/scale")
     assert (scale["group"], scale["version"], scale["kind"]) == ("autoscaling", "v1", "Scale")
     assert discovery.api_resource_list("policy", "v1") is None
-
-
-@pytest.mark.parametrize(
-    ("seconds", "shown"),
-    [
-        (-5, "<invalid>"),
-        (0, "0s"),
-        (119, "119s"),
-        (150, "2m30s"),
-        (600, "10m"),
-        (3 * 3600 + 60, "3h1m"),
-        (30 * 3600, "30h"),
-        (3 * 86400 + 3600, "3d1h"),
-        (40 * 86400, "40d"),
-        (3 * 365 * 86400, "3y"),
-    ],
-)
-def test_ages_are_humanised_as_kubectl_shows_them(seconds: int, shown: str) -> None:
-    assert human_duration(seconds) == shown
 
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

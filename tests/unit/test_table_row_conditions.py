@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.apiserver.rest.printers import pod_row_conditions
-from services.apiserver.rest.tables import as_table, event_as_table
+from services.apiserver.rest.tables import as_table, event_as_table, pod_row_conditions
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -9,120 +9,29 @@ not at all (``None``): kubectl reads the namespace and labels from it. A pod's r
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from services.apiserver.rest.printers import (
-    AGE,
-    DEPLOYMENT_COLUMNS,
-    NAME,
-    NODE_COLUMNS,
-    POD_COLUMNS,
-    REPLICASET_COLUMNS,
-    Cells,
-    Obj,
-    deployment_cells,
-    name_of,
-    node_cells,
-    pod_cells,
-    pod_row_conditions,
-    replicaset_cells,
-)
-from services.apiserver.rest.printers_cluster import (
-    ENDPOINT_SLICE_COLUMNS,
-    EVENT_COLUMNS,
-    LEASE_COLUMNS,
-    NAMESPACE_COLUMNS,
-    SERVICE_COLUMNS,
-    endpoint_slice_cells,
-    event_cells,
-    lease_cells,
-    namespace_cells,
-    service_cells,
-)
+from shared.tables import Object, table_for
+from shared.tables.columns import dig
 
-Printer = tuple[list[Obj], Callable[[Obj, datetime], Cells]]
-
-
-def _aged(cells: Callable[[Obj, str], Cells]) -> Callable[[Obj, datetime], Cells]:
-    return lambda obj, now: cells(obj, age_of(obj, now))
-
-
-def _event_row(event: Obj, now: datetime) -> Cells:
-    last = (
-        event.get("lastTimestamp")
-        or event.get("eventTime")
-        or (event.get("metadata") or {}).get("creationTimestamp")
-    )
-    first = event.get("firstTimestamp") or event.get("eventTime") or last
-    return event_cells(event, _since(last, now), _since(first, now))
-
-
-def _default_row(obj: Obj, now: datetime) -> Cells:
-    return [name_of(obj), age_of(obj, now)]
-
-
-PRINTERS: dict[str, Printer] = {
-    "pods": (POD_COLUMNS, _aged(pod_cells)),
-    "nodes": (NODE_COLUMNS, _aged(node_cells)),
-    "deployments": (DEPLOYMENT_COLUMNS, _aged(deployment_cells)),
-    "replicasets": (REPLICASET_COLUMNS, _aged(replicaset_cells)),
-    "services": (SERVICE_COLUMNS, _aged(service_cells)),
-    "endpointslices": (ENDPOINT_SLICE_COLUMNS, _aged(endpoint_slice_cells)),
-    "namespaces": (NAMESPACE_COLUMNS, _aged(namespace_cells)),
-    "leases": (LEASE_COLUMNS, _aged(lease_cells)),
-    "events": (EVENT_COLUMNS, _event_row),
+_POD_COMPLETED = {
+    "Succeeded": "The pod has completed successfully.",
+    "Failed": "The pod failed.",
 }
-_DEFAULT: Printer = ([NAME, AGE], _default_row)
 
 
-def human_duration(seconds: float) -> str:
-    """A duration the way kubectl shows ages: ``45s``, ``3m12s``, ``2h5m``, ``3d4h``, ``2y10d``."""
-    s = int(seconds)
-    if s < -1:
-        return "<invalid>"
-    if s < 0:
-        return "0s"
-    if s < 120:
-        return f"{s}s"
-    minutes, hours, days = s // 60, s // 3600, s // 86400
-    if minutes < 10:
-        return f"{minutes}m" if s % 60 == 0 else f"{minutes}m{s % 60}s"
-    if minutes < 180:
-        return f"{minutes}m"
-    if hours < 8:
-        return f"{hours}h" if minutes % 60 == 0 else f"{hours}h{minutes % 60}m"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        return f"{days}d" if hours % 24 == 0 else f"{days}d{hours % 24}h"
-    if hours < 24 * 365 * 2:
-        return f"{days}d"
-    if hours < 24 * 365 * 8:
-        return f"{days // 365}y" if days % 365 == 0 else f"{days // 365}y{days % 365}d"
-    return f"{days // 365}y"
+def pod_row_conditions(pod: Object) -> list[Object]:
+    """The row conditions kube-apiserver's pod printer sets: ``Completed`` once the pod has Succeeded or
+    Failed (clients may use it to tell finished pods apart; kubectl 1.37 prints them all the same)."""
+    phase = dig(pod, "status", "phase")
+    if phase not in _POD_COMPLETED:
+        return []
+    return [{"type": "Completed", "status": "True", "reason": phase, "message": _POD_COMPLETED[phase]}]
 
 
-def _since(timestamp: Any, now: datetime) -> str:
-    if not isinstance(timestamp, str) or not timestamp:
-        return "<unknown>"
-    try:
-        moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return "<unknown>"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return human_duration((now - moment).total_seconds())
-
-
-def age_of(obj: Obj, now: datetime) -> str:
-    return _since((obj.get("metadata") or {}).get("creationTimestamp"), now)
-
-
-def _row(resource: str, obj: Obj, now: datetime, include_object: str) -> Obj:
-    cells = PRINTERS.get(resource, _DEFAULT)[1](obj, now)
-    row: Obj = {"cells": cells}
+def _row(resource: str, obj: Object, now: datetime, include_object: str) -> Object:
+    cells = table_for(resource).cells(obj, now)
+    row: Object = {"cells": cells}
     if resource == "pods" and (conditions := pod_row_conditions(obj)):
         row["conditions"] = conditions  # omitted when empty, as Kubernetes' TableRow omits it
     if include_object == "Object":
@@ -138,16 +47,16 @@ def _row(resource: str, obj: Obj, now: datetime, include_object: str) -> Obj:
 
 def table(
     resource: str,
-    objects: list[Obj],
+    objects: list[Object],
     now: datetime,
     *,
-    list_meta: Obj | None = None,
+    list_meta: Object | None = None,
     include_object: str = "Metadata",
     headers: bool = True,
-) -> Obj:
+) -> Object:
     """A Table of ``objects`` of ``resource``; ``headers=False`` leaves the columns out (watch events after
     the first, which kubectl prints under the header it already has)."""
-    columns = PRINTERS.get(resource, _DEFAULT)[0]
+    columns = [column.definition() for column in table_for(resource).columns]
     return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
@@ -157,7 +66,7 @@ def table(
     }
 
 
-def as_table(resource: str, reply: Obj, now: datetime, include_object: str = "Metadata") -> Obj:
+def as_table(resource: str, reply: Object, now: datetime, include_object: str = "Metadata") -> Object:
     """A list or single object as a Table; a ``Status`` or a subresource's object is returned as it is."""
     kind = str(reply.get("kind") or "")
     if kind == "Status" or kind in ("Scale", "Table"):
@@ -170,7 +79,7 @@ def as_table(resource: str, reply: Obj, now: datetime, include_object: str = "Me
     return table(resource, [reply], now, list_meta=meta, include_object=include_object)
 
 
-def event_as_table(resource: str, event: Obj, now: datetime, first: bool, include_object: str) -> Obj:
+def event_as_table(resource: str, event: Object, now: datetime, first: bool, include_object: str) -> Object:
     """A watch event whose object is a one-row Table (an ERROR's Status stays as it is; a BOOKMARK's
     object becomes a row-less Table at its resourceVersion)."""
     obj = event.get("object") or {}

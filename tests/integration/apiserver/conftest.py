@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -15,12 +15,6 @@ NAMESPACES = resource("", "v1", "namespaces")
 SERVICES = resource("", "v1", "services")
 NODES = resource("", "v1", "nodes")
 DEPLOYMENTS = resource("apps", "v1", "deployments")
-
-
-@pytest.fixture(scope="module")
-def control_plane() -> Iterator[LocalControlPlane]:
-    with LocalControlPlane(apiservers=1) as started:
-        yield started
 
 
 @pytest.fixture

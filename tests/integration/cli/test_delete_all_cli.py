@@ -4,46 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner, Result
 
 from services.apiserver.local_cluster import LocalControlPlane
 from shared.apiclient import ApiClient, resource
-from shared.cli import app
+from tests.integration.cli.conftest import Cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-Cli = Callable[..., Result]
 PODS = resource("", "v1", "pods")
-
-
-@pytest.fixture(scope="module")
-def control_plane() -> Iterator[LocalControlPlane]:
-    with LocalControlPlane(apiservers=1) as started:
-        yield started
-
-
-@pytest.fixture
-def kubenats(control_plane: LocalControlPlane, tmp_path: Path) -> Cli:
-    runner = CliRunner()
-    base = [
-        "--server",
-        control_plane.url,
-        "--token",
-        control_plane.tokens["admin"],
-        "--state-dir",
-        str(tmp_path),
-    ]
-
-    def invoke(*args: str, stdin: str | None = None) -> Result:
-        return runner.invoke(app, [*args, *base], input=stdin)
-
-    return invoke
 
 
 def _apply(kubenats: Cli, *objects: Any) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from typer.testing import CliRunner, Result
 
 from services.apiserver.local_cluster import LocalControlPlane
 from shared.cli import app
+from tests.integration.cli.conftest import Cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -23,41 +23,6 @@ REDIS = MANIFESTS / "kubernetes-examples" / "redis-master-deployment.yaml"
 needs_manifests = pytest.mark.skipif(
     not REDIS.exists(), reason="../shared/manifests is not beside the checkout"
 )
-
-Cli = Callable[..., Result]
-
-
-@pytest.fixture(scope="module")
-def control_plane() -> Iterator[LocalControlPlane]:
-    with LocalControlPlane(apiservers=1) as started:
-        yield started
-
-
-@pytest.fixture
-def kubenats(control_plane: LocalControlPlane, tmp_path: Path) -> Cli:
-    """Run one CLI command as admin against the control plane (an empty state dir: no `make up`)."""
-    runner = CliRunner()
-    base = [
-        "--server",
-        control_plane.url,
-        "--token",
-        control_plane.tokens["admin"],
-        "--state-dir",
-        str(tmp_path),
-    ]
-
-    def invoke(*args: str, stdin: str | None = None) -> Result:
-        return runner.invoke(app, [*args, *base], input=stdin)
-
-    return invoke
-
-
-@pytest.fixture
-def namespace(kubenats: Cli) -> str:
-    name = f"cli-{uuid.uuid4().hex[:6]}"
-    manifest = yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    assert kubenats("apply", "-f", "-", stdin=manifest).exit_code == 0
-    return name
 
 
 @needs_manifests

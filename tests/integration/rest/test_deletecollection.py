@@ -9,7 +9,6 @@ import ssl
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,30 +19,6 @@ from services.apiserver.local_cluster import LocalControlPlane
 from tests.integration.rest.conftest import Kubectl, nats_get
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def api_client(control_plane: LocalControlPlane) -> Iterator[Any]:
-    assert control_plane.pki is not None
-    configuration = client.Configuration()
-    configuration.host = control_plane.https_url
-    configuration.ssl_ca_cert = str(control_plane.pki.ca_cert)
-    configuration.api_key = {"authorization": control_plane.tokens["admin"]}
-    configuration.api_key_prefix = {"authorization": "Bearer"}
-    with client.ApiClient(configuration) as api:
-        yield api
-
-
-@pytest.fixture
-def core(api_client: Any) -> Any:
-    return client.CoreV1Api(api_client)
-
-
-@pytest.fixture
-def namespace(core: Any) -> str:
-    name = f"dc-{uuid.uuid4().hex[:8]}"
-    core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    return name
 
 
 def _pod(name: str, app: str, node: str = "") -> dict[str, Any]:
