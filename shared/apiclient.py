@@ -8,6 +8,10 @@ lost. Errors are :class:`~shared.errors.ApiError` with the server's ``Status`` c
 A component on a control-plane replica gives its :class:`~shared.reachability.Reachability`: its requests
 then name the replica, and while the network is partitioned they go to the API servers of its own group
 (``api.replica.<replica>.…``, its own first, the next on each retry) and its watches move there.
+
+Warnings the server sends beside a successful reply (``Warning: 299 - "unknown field \"spec.foo\""``,
+:mod:`shared.apiwarnings`) go to ``on_warning``, once per warning, as their texts; kubectl prints each as
+``Warning: <text>``. ``field_validation`` (``Strict``, ``Warn``, ``Ignore``) is sent with every write.
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from nats.aio.client import Client
 
 from shared import bus, subjects
 from shared.apiprotocol import AUTHORIZATION_HEADER, ApiRequest, PatchType
+from shared.apiwarnings import WARNING_HEADER, WarningHeaderError, parse_header_list
 from shared.apiwatch import ApiWatch
 from shared.errors import ApiError
 from shared.models import ResourceType, resource_for_kind, resource_for_plural
@@ -30,6 +35,7 @@ from shared.reachability import Reachability
 from shared.resourcemetrics import NODE_METRICS, POD_METRICS
 
 Object = dict[str, Any]
+WarningHandler = Callable[[str], None]
 
 
 def resource(group: str, version: str, plural: str) -> ResourceType:
@@ -55,6 +61,8 @@ class ApiClient:
         timeout: float = 5.0,
         retry_for: float = 10.0,
         reachability: Reachability | None = None,
+        on_warning: WarningHandler | None = None,
+        field_validation: str = "",
     ) -> None:
         self.nc = nc
         self.headers = {AUTHORIZATION_HEADER: f"Bearer {token}"}
@@ -62,6 +70,10 @@ class ApiClient:
         self.retry_for = retry_for
         self.owns_connection = False
         self.reachability = reachability
+        self.on_warning = on_warning
+        """Called with the text of each warning a reply carries, in the server's order."""
+        self.field_validation = field_validation
+        """``fieldValidation`` of every write that names none ('' = the server's default, ``Warn``)."""
         self._watches: weakref.WeakSet[ApiWatch] = weakref.WeakSet()
         if reachability is not None:
             self.headers.update(reachability.headers())
@@ -75,6 +87,8 @@ class ApiClient:
         name: str = "api-client",
         *,
         replica: str = "",
+        on_warning: WarningHandler | None = None,
+        field_validation: str = "",
     ) -> ApiClient:
         """A client with a connection of its own; ``replica`` names the control-plane replica it runs on,
         whose network partitions it then honours."""
@@ -83,7 +97,9 @@ class ApiClient:
         if replica:
             reachability = Reachability(nc, replica)
             await reachability.start()
-        client = cls(nc, token, reachability=reachability)
+        client = cls(
+            nc, token, reachability=reachability, on_warning=on_warning, field_validation=field_validation
+        )
         client.owns_connection = True
         return client
 
@@ -95,17 +111,21 @@ class ApiClient:
 
     async def call(self, rt: ResourceType, verb: str, request: ApiRequest) -> Object:
         payload = request.model_dump(by_alias=True, exclude_defaults=True)
+        if self.field_validation and ("body" in payload or "patch" in payload):
+            payload.setdefault("fieldValidation", self.field_validation)
         loop = asyncio.get_running_loop()
         deadline, delay = loop.time() + self.retry_for, 0.05
         for attempt in itertools.count():
             try:
-                reply: Object = await bus.request(
+                response = await bus.request_with_headers(
                     self.nc,
                     self._subject(rt, verb, attempt),
                     payload,
                     timeout=self.timeout,
                     headers=self.headers,
                 )
+                self._warn(response.header(WARNING_HEADER))
+                reply: Object = response.body
                 return reply
             except ApiError as error:
                 if error.code != 503 or loop.time() + delay > deadline:
@@ -113,6 +133,16 @@ class ApiClient:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
         raise AssertionError("unreachable")
+
+    def _warn(self, header: str | None) -> None:
+        if header is None or self.on_warning is None:
+            return
+        try:
+            texts = parse_header_list(header)
+        except WarningHeaderError:
+            texts = [header]  # still worth showing, as the server wrote it
+        for text in texts:
+            self.on_warning(text)
 
     def _subject(self, rt: ResourceType, verb: str, attempt: int) -> str:
         """Any replica through the queue group, or while partitioned one this replica reaches."""

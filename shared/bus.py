@@ -63,6 +63,9 @@ class RequestContext:
     headers: Mapping[str, str] = field(default_factory=dict)
     reply_headers: dict[str, str] = field(default_factory=dict)
     """Headers the handler wants on a successful reply (the API server's ``Warning``)."""
+    data: bytes = b""
+    """The request's raw body, already validated into the request model (what the model cannot tell:
+    a JSON field named twice, which the API server reports)."""
 
     def header(self, name: str) -> str | None:
         """A header by case-insensitive name (NATS keeps the sender's spelling)."""
@@ -287,7 +290,7 @@ class MicroService:
         if len(request.data) > self.max_request_bytes:
             raise too_large(len(request.data), self.max_request_bytes)
         payload = decode_request(endpoint.model, request.data)
-        context = RequestContext(subject=request.subject, headers=request.headers or {})
+        context = RequestContext(subject=request.subject, headers=request.headers or {}, data=request.data)
         return encode(await endpoint.handler(payload, context)), context.reply_headers
 
 
@@ -317,6 +320,19 @@ def raise_for_error(msg: Msg) -> None:
     raise ApiError(int(code) if code.isdigit() else 500, headers.get(ERROR_HEADER, "error"))
 
 
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A successful reply: its decoded JSON body and its headers (the API server's ``Warning``)."""
+
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        """A header by case-insensitive name (NATS keeps the sender's spelling)."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
+
+
 async def request(
     nc: Client,
     subject: str,
@@ -329,6 +345,19 @@ async def request(
 
     No responder → 503 (nothing serves the subject right now); no reply in time → 504.
     """
+    response = await request_with_headers(nc, subject, payload, timeout=timeout, headers=headers)
+    return response.body
+
+
+async def request_with_headers(
+    nc: Client,
+    subject: str,
+    payload: Reply | bytes = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """:func:`request`, answering the reply's headers beside its body."""
     data = payload if isinstance(payload, bytes) else encode(payload)
     try:
         msg = await nc.request(subject, data, timeout=timeout, headers=dict(headers) if headers else None)
@@ -337,4 +366,4 @@ async def request(
     except NatsTimeoutError:
         raise ApiError(504, f"no reply on {subject} within {timeout}s") from None
     raise_for_error(msg)
-    return json.loads(msg.data) if msg.data else None
+    return Response(json.loads(msg.data) if msg.data else None, msg.headers or {})

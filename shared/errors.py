@@ -68,7 +68,8 @@ class ApiError(Exception):
         return cls(
             code=int(status.get("code", 500)),
             message=str(status.get("message", "")),
-            reason=status.get("reason"),
+            # A Status without a reason is StatusReasonUnknown, not its code's usual reason.
+            reason=str(status.get("reason") or ""),
             details=status.get("details"),
         )
 

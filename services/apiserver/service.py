@@ -18,6 +18,7 @@ from typing import Any
 
 from nats.aio.client import Client
 
+from services.apiserver.duplicatefields import check_duplicate_fields
 from services.apiserver.handler import RequestHandler, Route
 from services.apiserver.metrics import METRICS_RESOURCES, METRICS_VERBS
 from services.apiserver.objects import Object
@@ -104,6 +105,7 @@ class ApiService:
             await self.handler.admit(r, request, authorization)
             return self.watches.watch(r.rt, request)
         with recording_warnings() as warnings:
+            check_duplicate_fields(request, context.data)  # as the REST front's decoder, before the handler
             reply = await self.handler.handle(r, request, authorization)
         if warnings:  # over NATS too, one header holds the list (HTTP's comma-separated form)
             context.reply_headers[WARNING_HEADER] = header_list(warnings)

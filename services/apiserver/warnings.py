@@ -4,17 +4,18 @@ kube-apiserver answers such requests as asked and adds one ``Warning: 299 - "<te
 which kubectl prints as ``Warning: <text>``. Any code serving a request calls :func:`add_warning`; the
 front that received the request collects them with :func:`recording_warnings` and sends them its own way
 (HTTP ``Warning`` headers; over NATS, one ``Warning`` reply header holding the same list). Outside a
-recording nothing is kept.
+recording nothing is kept. The header format is :mod:`shared.apiwarnings`, which clients parse too.
 """
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Final
 
-WARNING_HEADER: Final = "Warning"
+from shared.apiwarnings import WARNING_HEADER, header_list, header_value
+
+__all__ = ["WARNING_HEADER", "add_warning", "header_list", "header_value", "recording_warnings"]
 
 _recorded: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("warnings", default=None)
 
@@ -34,14 +35,3 @@ def add_warning(text: str) -> None:
     warnings = _recorded.get()
     if warnings is not None and text not in warnings:  # kube-apiserver sends each text once
         warnings.append(text)
-
-
-def header_value(text: str) -> str:
-    """One warning as an HTTP ``Warning`` value: code 299, agent ``-``, the text as a quoted string."""
-    quoted = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'299 - "{quoted}"'
-
-
-def header_list(texts: Iterable[str]) -> str:
-    """Several warnings in one header value, comma-separated as HTTP allows."""
-    return ", ".join(header_value(text) for text in texts)

@@ -105,18 +105,27 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def print_warning(text: str) -> None:
+    """A warning the server sent with its reply, on stderr as kubectl prints it: ``Warning: <text>``."""
+    err.print(f"Warning: {escape(text)}")
+
+
 def server_error(error: ApiError) -> typer.Exit:
     """kubectl's words for a server's ``Status``: ``Error from server (NotFound): pods "x" not found``."""
     if error.code == 401:
         err.print("error: You must be logged in to the server (Unauthorized)")
+    elif not error.reason:  # StatusReasonUnknown
+        err.print(f"Error from server: {escape(error.message)}")
     else:
-        err.print(f"Error from server ({escape(error.reason or str(error.code))}): {escape(error.message)}")
+        err.print(f"Error from server ({escape(error.reason)}): {escape(error.message)}")
     return typer.Exit(1)
 
 
 @asynccontextmanager
 async def connected(target: Target) -> AsyncIterator[ApiClient]:
-    client = await ApiClient.connect(target.servers, target.token, name="kubenats-cli")
+    client = await ApiClient.connect(
+        target.servers, target.token, name="kubenats-cli", on_warning=print_warning
+    )
     client.retry_for = 5.0
     try:
         yield client

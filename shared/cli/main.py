@@ -30,6 +30,7 @@ from shared.cli import (  # noqa: E402, F401
     chaos,
     cluster,
     describe,
+    edits,
     experiment,
     get,
     logs,

@@ -1,4 +1,8 @@
-"""Manifests from files, directories or stdin: every YAML or JSON document, ``List`` kinds unpacked."""
+"""Manifests from files, directories or stdin: every YAML or JSON document, ``List`` kinds unpacked.
+
+Each object can come with its source as kubectl names it in messages (``error when creating "web.yaml": …``):
+the file's path, or ``STDIN``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import yaml
 Object = dict[str, Any]
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+STDIN_SOURCE = "STDIN"
 
 
 class ManifestError(ValueError):
@@ -20,10 +25,16 @@ class ManifestError(ValueError):
 
 def load_manifests(sources: list[str], recursive: bool = False) -> list[Object]:
     """The objects in ``sources`` (paths or ``-``), in order: a directory's files sorted by name."""
-    objects: list[Object] = []
+    return [obj for _, obj in load_sourced_manifests(sources, recursive)]
+
+
+def load_sourced_manifests(sources: list[str], recursive: bool = False) -> list[tuple[str, Object]]:
+    """:func:`load_manifests`, each object with its source: a file's path, or ``STDIN``."""
+    objects: list[tuple[str, Object]] = []
     for source in sources:
         for name, text in _texts(source, recursive):
-            objects.extend(parse_documents(text, name))
+            shown = STDIN_SOURCE if source == "-" else name
+            objects.extend((shown, obj) for obj in parse_documents(text, name))
     return objects
 
 

@@ -1,7 +1,10 @@
 """Commands that change objects, in kubectl's words: ``apply``, ``create``, ``delete``, ``scale``.
 
 Each prints one line per object as kubectl does (``deployment.apps/web created``, ``… configured``,
-``… unchanged``, ``… deleted``, ``… scaled``) and exits 1 with kubectl's message on a server error.
+``… unchanged``, ``… deleted``, ``… scaled``) and exits 1 with kubectl's message on a server error; the
+warnings a reply carries go to stderr as ``Warning: <text>`` (:func:`~shared.cli.connection.connected`).
+``apply`` and ``create`` take kubectl's ``--validate``: ``strict`` (the default) has the server refuse
+unknown fields, ``warn`` has it drop them with a warning each, ``ignore`` drop them silently.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from shared.cli.connection import (
     run,
 )
 from shared.cli.main import app
-from shared.cli.manifests import ManifestError, load_manifests
+from shared.cli.manifests import ManifestError, load_manifests, load_sourced_manifests
 from shared.cli.resources import UnknownResourceError, resolve_resource
 from shared.errors import ApiError
 from shared.models import ResourceType
@@ -32,6 +35,39 @@ Object = dict[str, Any]
 FileOption = Annotated[list[str], typer.Option("--filename", "-f", help="file, directory or - for stdin")]
 NamespaceOption = Annotated[str, typer.Option("--namespace", "-n", help="the namespace [default: default]")]
 RecursiveOption = Annotated[bool, typer.Option("--recursive", "-R", help="walk directories")]
+ValidateOption = Annotated[
+    str,
+    typer.Option(
+        "--validate",
+        help="strict (or true): the server refuses unknown fields; warn: it drops them, warning of each; "
+        "ignore (or false): it drops them silently",
+    ),
+]
+
+_DIRECTIVES = {"strict": "Strict", "warn": "Warn", "ignore": "Ignore"}
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_FALSE = ("0", "f", "F", "FALSE", "false", "False")
+
+
+def field_validation(validate: str) -> str:
+    """The ``fieldValidation`` directive a ``--validate`` value asks for, read as kubectl reads it."""
+    if validate in _TRUE:
+        return "Strict"
+    if validate in _FALSE:
+        return "Ignore"
+    if validate in _DIRECTIVES:
+        return _DIRECTIVES[validate]
+    raise fail(
+        f'invalid - validate option "{validate}"; must be one of: strict (or true), warn, ignore (or false)'
+    )
+
+
+def with_source(error: ApiError, verb: str, source: str) -> ApiError:
+    """The server's error as kubectl reports it for an object from a file.
+
+    ``error when creating "web.yaml": <the server's message>``, with the server's code and reason.
+    """
+    return ApiError(error.code, f'error when {verb} "{source}": {error.message}', error.reason, error.details)
 
 
 def reference(rt: ResourceType, name: str) -> str:
@@ -49,7 +85,16 @@ def _manifests(files: list[str], recursive: bool) -> list[Object]:
         raise fail(str(error)) from None
 
 
-def _namespaced(obj: Object, rt: ResourceType, namespace: str) -> Object:
+def sourced_manifests(files: list[str], recursive: bool) -> list[tuple[str, Object]]:
+    if not files:
+        raise fail("must specify one of -f and -k")
+    try:
+        return load_sourced_manifests(files, recursive)
+    except ManifestError as error:
+        raise fail(str(error)) from None
+
+
+def namespaced(obj: Object, rt: ResourceType, namespace: str) -> Object:
     if rt.namespaced:
         meta = obj.setdefault("metadata", {})
         if namespace and meta.get("namespace") and meta["namespace"] != namespace:
@@ -62,15 +107,18 @@ def _namespaced(obj: Object, rt: ResourceType, namespace: str) -> Object:
     return obj
 
 
-def _resource_of(obj: Object) -> ResourceType:
+def manifest_resource(obj: Object) -> ResourceType:
     try:
         return resource_of(obj)
     except ValueError as error:
         raise fail(f"resource mapping not found for kind {obj.get('kind')!r}: {error}") from None
 
 
-async def apply_one(client: ApiClient, desired: Object) -> str:
-    """Create the object or patch it to the manifest: ``created``, ``configured`` or ``unchanged``."""
+async def apply_one(client: ApiClient, desired: Object, source: str = "") -> str:
+    """Create the object or patch it to the manifest: ``created``, ``configured`` or ``unchanged``.
+
+    A refused create names ``source`` as kubectl does (the file the object came from).
+    """
     rt = resource_of(desired)
     meta = desired.get("metadata", {})
     annotated = with_last_applied(desired)
@@ -79,7 +127,10 @@ async def apply_one(client: ApiClient, desired: Object) -> str:
     except ApiError as error:
         if error.code != 404:
             raise
-        await client.create(annotated)
+        try:
+            await client.create(annotated)
+        except ApiError as refused:
+            raise (with_source(refused, "creating", source) if source else refused) from None
         return "created"
     patch = three_way_patch(last_applied(live), annotated, live)
     if not patch:
@@ -93,16 +144,22 @@ def apply(
     filename: FileOption = [],  # noqa: B006 (typer reads the default; it is never mutated)
     namespace: NamespaceOption = "",
     recursive: RecursiveOption = False,
+    validate: ValidateOption = "strict",
     server: ServerOption = None,
     token: TokenOption = None,
     state_dir: StateDirOption = None,
 ) -> None:
     """Create or update objects from manifests (files, directories, or - for stdin)."""
-    objects = [_namespaced(obj, _resource_of(obj), namespace) for obj in _manifests(filename, recursive)]
+    directive = field_validation(validate)
+    sourced = [
+        (source, namespaced(obj, manifest_resource(obj), namespace))
+        for source, obj in sourced_manifests(filename, recursive)
+    ]
 
     async def action(client: ApiClient) -> None:
-        for obj in objects:
-            outcome = await apply_one(client, obj)
+        client.field_validation = directive
+        for source, obj in sourced:
+            outcome = await apply_one(client, obj, source)
             typer.echo(f"{reference(resource_of(obj), obj['metadata']['name'])} {outcome}")
 
     run(resolve(server, token, state_dir), action)
@@ -113,16 +170,25 @@ def create(
     filename: FileOption = [],  # noqa: B006
     namespace: NamespaceOption = "",
     recursive: RecursiveOption = False,
+    validate: ValidateOption = "strict",
     server: ServerOption = None,
     token: TokenOption = None,
     state_dir: StateDirOption = None,
 ) -> None:
     """Create objects from manifests; an object that exists already is an error."""
-    objects = [_namespaced(obj, _resource_of(obj), namespace) for obj in _manifests(filename, recursive)]
+    directive = field_validation(validate)
+    sourced = [
+        (source, namespaced(obj, manifest_resource(obj), namespace))
+        for source, obj in sourced_manifests(filename, recursive)
+    ]
 
     async def action(client: ApiClient) -> None:
-        for obj in objects:
-            created = await client.create(obj)
+        client.field_validation = directive
+        for source, obj in sourced:
+            try:
+                created = await client.create(obj)
+            except ApiError as error:
+                raise with_source(error, "creating", source) from None
             typer.echo(f"{reference(resource_of(obj), created['metadata']['name'])} created")
 
     run(resolve(server, token, state_dir), action)
@@ -151,7 +217,7 @@ async def _targets(
         return [
             (rt, obj["metadata"]["name"], obj.get("metadata", {}).get("namespace", namespace or "default"))
             for obj in objects
-            for rt in [_resource_of(obj)]
+            for rt in [manifest_resource(obj)]
         ]
     if not arguments:
         raise fail("You must provide one or more resources by argument or filename.")

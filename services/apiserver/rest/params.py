@@ -18,9 +18,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from services.apiserver.duplicatefields import loads_noting_duplicates
 from services.apiserver.fieldvalidation import DEFAULT_DIRECTIVE, decoding_prefix, directive_of
 from services.apiserver.rest.protobuf import decode_protobuf
-from services.apiserver.schemas.unknownfields import FieldPath, strict_path
 from shared.apiprotocol import ApiRequest
 from shared.errors import ApiError, from_validation_error
 from shared.patch import (
@@ -149,14 +149,12 @@ def decode_object(data: bytes, content_type: str | None, options: RestOptions) -
         except yaml.YAMLError as error:
             raise ApiError(400, f"error decoding YAML body: {error}") from None
     elif kind == "application/json" or kind == "*/*":
-        duplicates: list[tuple[dict[str, Any], str]] = []
         try:
-            decoded = json.loads(data or b"null", object_pairs_hook=lambda pairs: _pairs(pairs, duplicates))
+            decoded, repeated = loads_noting_duplicates(data or b"null")
         except ValueError as error:
             raise ApiError(400, f"error decoding JSON body: {error}") from None
-        if duplicates:
-            problems = [f'duplicate field "{path}"' for path in _duplicate_paths(decoded, duplicates)]
-            _field_problems(problems, options, decoded)
+        if repeated:
+            _field_problems([f'duplicate field "{path}"' for path in repeated], options, decoded)
     elif kind == PROTOBUF:
         body = decode_protobuf(data)  # unknown field numbers are skipped, as kube-apiserver skips them
         if options.field_validation != "Ignore":
@@ -167,29 +165,6 @@ def decode_object(data: bytes, content_type: str | None, options: RestOptions) -
     if not isinstance(decoded, dict):
         raise ApiError(400, "the request body must be an object")
     return decoded
-
-
-def _pairs(pairs: list[tuple[str, Any]], duplicates: list[tuple[dict[str, Any], str]]) -> dict[str, Any]:
-    members: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in members:
-            duplicates.append((members, key))  # the object's place in the body is known only at the end
-        members[key] = value
-    return members
-
-
-def _duplicate_paths(decoded: Any, duplicates: list[tuple[dict[str, Any], str]]) -> list[str]:
-    """Where each duplicate is, written as the strict decoder writes it (``spec.containers[0].image``)."""
-    places: dict[int, FieldPath] = {}
-    pending: list[tuple[Any, FieldPath]] = [(decoded, ())]
-    while pending:
-        value, path = pending.pop()
-        if isinstance(value, dict):
-            places[id(value)] = path
-            pending.extend((item, (*path, key)) for key, item in value.items())
-        elif isinstance(value, list):
-            pending.extend((item, (*path, index)) for index, item in enumerate(value))
-    return [strict_path((*places.get(id(members), ()), key)) for members, key in duplicates]
 
 
 def _field_problems(problems: list[str], options: RestOptions, decoded: Any) -> None:
