@@ -236,6 +236,84 @@ async def test_watch_from_a_revision_older_than_the_window_gets_410_expired(
     await assert_quiet(current)
 
 
+async def marker(kv: NatsEtcdClient) -> int:
+    """A write outside the registry: a revision before whatever is written next."""
+    return (await kv.put("/elsewhere/marker", "x")).header.revision
+
+
+async def test_a_watch_from_before_the_cache_started_gets_the_changes_it_missed_from_etcd_history(
+    kv: NatsEtcdClient, start_cache: StartCache
+) -> None:
+    first = await write(kv, pod("a"))
+    modified = await write(kv, pod("a", phase="Running"))
+    added = await write(kv, pod("b", app="db"))
+    deleted = await remove(kv, pod("a"))
+    # As on a replica (re)started after the client's last event: its window begins at its list.
+    cache = await start_cache()
+    watcher = cache.watch(first)
+    events = await take(watcher, 3)
+    assert [brief(e) for e in events] == [
+        ("MODIFIED", "a", modified),
+        ("ADDED", "b", added),
+        ("DELETED", "a", deleted),
+    ]
+    assert events[2]["object"]["status"]["phase"] == "Running"  # the last version, as the cache's own
+    live = await write(kv, pod("c"))
+    assert [brief(e) for e in await take(watcher, 1)] == [("ADDED", "c", live)]
+    await assert_quiet(watcher)
+
+    # The selection applies to the history too; what the cache saw since its start follows it.
+    web = cache.watch(first, label_selector=parse_label_selector("app=web"))
+    assert [brief(e) for e in await take(web, 3)] == [
+        ("MODIFIED", "a", modified),
+        ("DELETED", "a", deleted),
+        ("ADDED", "c", live),
+    ]
+    await assert_quiet(web)
+
+    closed = cache.watch(first)
+    closed.close()  # while its history is being read: it ends, with nothing after the gap
+    assert await drain(closed) == [] and closed.reason == "closed"
+
+
+async def test_history_from_before_the_start_fills_only_the_room_left_in_the_window(
+    kv: NatsEtcdClient, start_cache: StartCache
+) -> None:
+    before = await marker(kv)
+    revisions = [await write(kv, pod(f"p{n}")) for n in range(3)]
+    cache = await start_cache(window=3)
+    started = cache.resource_version
+    since = await write(kv, pod("since"))
+    await cache.wait_until_fresh(since, timeout=5)
+
+    # One event buffered, room for two more: p1 and p2 fit, p0 as well does not.
+    fits = cache.watch(revisions[0])
+    assert [brief(e) for e in await take(fits, 3)] == [
+        ("ADDED", "p1", revisions[1]),
+        ("ADDED", "p2", revisions[2]),
+        ("ADDED", "since", since),
+    ]
+    too_old = cache.watch(before)
+    events = await drain(too_old)
+    assert too_old.reason == "expired"
+    assert [(e["type"], e["object"]["code"], e["object"]["message"]) for e in events] == [
+        ("ERROR", 410, f"too old resource version: {before} ({started})")
+    ]
+
+
+async def test_a_watch_from_a_compacted_revision_before_the_cache_started_gets_410(
+    kv: NatsEtcdClient, start_cache: StartCache
+) -> None:
+    before = await marker(kv)
+    kept = await write(kv, pod("kept"))
+    await kv.compact(await marker(kv))  # the revision after ``before`` is gone from etcd's history
+    cache = await start_cache()
+    compacted = cache.watch(before)
+    assert [e["type"] for e in await drain(compacted)] == ["ERROR"]
+    assert compacted.reason == "expired"
+    await assert_quiet(cache.watch(kept))
+
+
 async def test_send_initial_events_gives_an_added_per_object_then_the_annotated_bookmark(
     kv: NatsEtcdClient, start_cache: StartCache
 ) -> None:

@@ -23,6 +23,13 @@ Decisions, where Kubernetes left a choice or where we differ from it:
   resourceVersion (and gets a 410 only if that has left the window meanwhile).
 - **Shared objects.** Objects returned by ``list`` and ``get`` and carried by events are the cache's own
   dicts, shared by every reader: treat them as read-only.
+- **Resuming from before the cache started.** A cache starts with an empty window at the revision it
+  listed, so in Kubernetes a client whose replica died and who re-watches on a freshly started one gets
+  410 and re-lists (KEP-1904 narrows this with progress notices and bookmarks on graceful shutdown, but
+  not after a crash). Here the window counts ``window`` events whether or not the cache saw them: while it
+  holds fewer, a watch from before its start is served the missing changes from etcd's history first
+  (``history.py``), so losing a replica is invisible to watchers, as it is to other requests. Only a
+  resourceVersion older than ``window`` events, or compacted, gets the 410.
 - **Future resourceVersions.** A watch from a revision the cache has not reached (another replica's cache
   was ahead) skips the events up to it instead of failing; a caller that needs a state at least that new
   (``send_initial_events``) awaits ``wait_until_fresh`` first.

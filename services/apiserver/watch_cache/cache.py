@@ -25,8 +25,9 @@ from services.apiserver.watch_cache.events import (
     selectable_fields,
     with_rv,
 )
+from services.apiserver.watch_cache.history import read_history
 from services.apiserver.watch_cache.store import ObjectStore
-from services.apiserver.watch_cache.watcher import CacheWatcher
+from services.apiserver.watch_cache.watcher import CacheWatcher, History
 from services.etcd.client.api import CompactedError, EtcdError, KVClient, Watch, WatchEvent, WatchResponse
 from shared.clock import Clock, RealClock
 from shared.errors import ApiError
@@ -41,6 +42,7 @@ Objects = list[Obj]
 Waiters = list[tuple[int, int, asyncio.Future[None]]]
 Events = list[Event]
 Watchers = list[CacheWatcher]
+Seen = list[WatchEventDict]
 RETRY_FIRST, RETRY_MAX = 0.1, 5.0
 # Pod watches are mostly kubelets asking for their node's pods. Watchers pinned to one spec.nodeName are
 # filed under it, so a pod event visits its node's watchers and not every kubelet's (Kubernetes' triggers).
@@ -183,30 +185,32 @@ class WatchCache:
         ``from_rv == 0`` or ``send_initial_events``: an ADDED event per matching object in the cache now,
         then — for ``send_initial_events`` with ``allow_bookmarks`` — a BOOKMARK at the cache's revision
         annotated ``k8s.io/initial-events-end: "true"`` (as in Kubernetes, a plain ``from_rv == 0`` watch
-        gets none), then live events. Otherwise every buffered event after ``from_rv``, then live events;
-        a ``from_rv`` older than the window covers gets one ERROR event, 410 Expired ``too old resource
-        version: <from_rv> (<oldest it could resume from>)``, and the end. ``allow_bookmarks`` adds a
-        BOOKMARK every ``bookmark_interval`` seconds.
+        gets none), then live events. Otherwise every event after ``from_rv``, then live events: from the
+        buffer, and — for a ``from_rv`` from before the cache started, while the buffer holds fewer than
+        ``window`` events — first those up to the start from etcd's history (see ``history.py``). A
+        ``from_rv`` older than the last ``window`` events gets one ERROR event, 410 Expired ``too old
+        resource version: <from_rv> (<oldest it could resume from>)``, and the end; so does one whose
+        history etcd has compacted. ``allow_bookmarks`` adds a BOOKMARK every ``bookmark_interval`` seconds.
         """
         if not self._tasks:
             raise RuntimeError(f"the {self.resource} watch cache is not running")
         wanted = Filter(namespace or None, label_selector, field_selector, fields_of)
         backlog: Iterator[WatchEventDict]
+        history: History | None = None
         if from_rv == 0 or send_initial_events:
             # The snapshot is taken now, synchronously, so no event falls between it and the live ones.
             entries = self._store.entries(namespace)
             backlog = self._initial_events(wanted, entries, self._rv, allow_bookmarks and send_initial_events)
             after = self._rv
         elif from_rv < self._floor:
-            return CacheWatcher.ended(expired_event(from_rv, self._floor), "expired")
+            # Never evicted, so the window has room: what it lacks is before the cache started.
+            room = self._window - len(self._buffer)
+            if room < 1:
+                return CacheWatcher.ended(expired_event(from_rv, self._floor), "expired")
+            history = asyncio.create_task(self._read_history(from_rv, room, wanted))
+            backlog, after = self._replay(self._floor, wanted), self._rv
         else:
-            replay: Events = []
-            for event in reversed(self._buffer):
-                if event.rv <= from_rv:
-                    break
-                replay.append(event)
-            backlog = (seen for event in reversed(replay) if (seen := wanted.convert(event)) is not None)
-            after = max(from_rv, self._rv)
+            backlog, after = self._replay(from_rv, wanted), max(from_rv, self._rv)
         watcher = CacheWatcher(
             backlog,
             selection=wanted,
@@ -214,9 +218,36 @@ class WatchCache:
             allow_bookmarks=allow_bookmarks,
             queue_size=self._queue_size,
             forget=self._forget,
+            history=history,
+            expired=expired_event(from_rv, self._floor) if history is not None else None,
         )
         self._register(watcher)
         return watcher
+
+    def _replay(self, from_rv: int, wanted: Filter) -> Iterator[WatchEventDict]:
+        """The buffered events after ``from_rv`` as ``wanted`` sees them, picked now, converted lazily."""
+        replay: Events = []
+        for event in reversed(self._buffer):
+            if event.rv <= from_rv:
+                break
+            replay.append(event)
+        return (seen for event in reversed(replay) if (seen := wanted.convert(event)) is not None)
+
+    async def _read_history(self, from_rv: int, room: int, wanted: Filter) -> Seen | None:
+        """The events in ``(from_rv, floor]`` from etcd's history, as ``wanted`` sees them; None if they
+        are more than ``room`` or compacted."""
+        floor = self._floor
+        events = await read_history(self._kv, self._store, from_rv, floor, room)
+        log.info(
+            "watch resumed from etcd history",
+            resource=self.resource,
+            resource_version=from_rv,
+            floor=floor,
+            events=-1 if events is None else len(events),
+        )
+        if events is None:
+            return None
+        return [seen for event in events if (seen := wanted.convert(event)) is not None]
 
     def _initial_events(
         self, wanted: Filter, entries: Iterable[Entry], rv: int, end_bookmark: bool

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from services.apiserver.local_cluster import LocalControlPlane
 from shared import bus
 from shared.apiclient import ApiClient
 from shared.errors import ApiError
+from shared.informer import Informer
 from tests.integration.apiserver.conftest import PODS, pod
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -60,10 +62,14 @@ async def test_killing_a_replica_loses_no_create(replicated: LocalControlPlane) 
     await nc.close()
 
 
-async def test_watch_continues_without_gap_when_replicas_die(replicated: LocalControlPlane) -> None:
+async def start_the_dead(replicated: LocalControlPlane) -> None:
     for process in replicated.apiservers.values():
         if not process.alive():
             await asyncio.to_thread(process.start)
+
+
+async def test_watch_continues_without_gap_when_replicas_die(replicated: LocalControlPlane) -> None:
+    await start_the_dead(replicated)
     nc = await bus.connect(replicated.url, name="replica-watch-test")
     admin = ApiClient(nc, replicated.tokens["admin"], timeout=2.0)
     await admin.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ha-watch"}})
@@ -93,3 +99,84 @@ async def test_watch_continues_without_gap_when_replicas_die(replicated: LocalCo
     assert seen == [f"p{n:02d}" for n in range(30)]
     await watch.stop()
     await nc.close()
+
+
+async def test_a_watch_resumes_on_a_replica_started_after_the_last_event_it_delivered(
+    replicated: LocalControlPlane,
+) -> None:
+    """The replica serving a watch dies; the only one left started after the client's last event, so its
+    watch cache's window begins later. The client still gets every change since then, not a 410."""
+    await start_the_dead(replicated)
+    cp1, cp2, cp3 = (replicated.apiservers[name] for name in ("cp-1", "cp-2", "cp-3"))
+    nc = await bus.connect(replicated.url, name="replica-resume-test")
+    admin = ApiClient(nc, replicated.tokens["admin"], timeout=2.0)
+    retried: list[str] = []
+    await admin.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ha-resume"}})
+    cp2.kill()
+    cp3.kill()
+    first = await admin.create(pod("a", "ha-resume"))
+    watch = await admin.watch(PODS, "ha-resume", resource_version=first["metadata"]["resourceVersion"])
+    await create_with_retry(admin, pod("b", "ha-resume"), retried)
+    async with asyncio.timeout(10):
+        delivered = await anext(watch)
+    assert (delivered["type"], delivered["object"]["metadata"]["name"]) == ("ADDED", "b")
+
+    await asyncio.to_thread(cp3.start)
+    cp1.kill()  # the watch's replica
+    for name in ("c", "d"):
+        await create_with_retry(admin, pod(name, "ha-resume"), retried)
+    await asyncio.to_thread(cp2.start)  # its watch cache begins after d
+    cp3.kill()
+    watch.silence = 1.0  # re-watch soon: the test knows its replica is gone
+    events: list[dict[str, Any]] = []
+    async with asyncio.timeout(30):
+        async for event in watch:
+            events.append(event)
+            if len(events) == 2:
+                break
+    assert [(e["type"], e["object"]["metadata"].get("name")) for e in events] == [
+        ("ADDED", "c"),
+        ("ADDED", "d"),
+    ], json.dumps(events)
+    await watch.stop()
+    await nc.close()
+
+
+async def test_an_informer_resuming_on_a_replica_started_after_its_version_misses_nothing_and_keeps_its_list(
+    replicated: LocalControlPlane,
+) -> None:
+    """The same loss under an informer: it hears of every pod once, from the resumed watch — no re-list."""
+    await start_the_dead(replicated)
+    cp1, cp2, cp3 = (replicated.apiservers[name] for name in ("cp-1", "cp-2", "cp-3"))
+    nc = await bus.connect(replicated.url, name="replica-informer-test")
+    admin = ApiClient(nc, replicated.tokens["admin"], timeout=2.0)
+    retried: list[str] = []
+    await admin.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ha-informer"}})
+    cp2.kill()
+    cp3.kill()
+    await admin.create(pod("a", "ha-informer"))
+    added: list[str] = []
+    pods = Informer(admin, PODS, "ha-informer")
+    pods.add_handler(on_add=lambda obj: added.append(obj["metadata"]["name"]))
+    async with pods:
+        assert await pods.wait_for_sync(10)
+        await create_with_retry(admin, pod("b", "ha-informer"), retried)
+        await until(lambda: added == ["a", "b"], timeout=10)
+
+        await asyncio.to_thread(cp3.start)
+        cp1.kill()  # the informer's watch's replica
+        for name in ("c", "d"):
+            await create_with_retry(admin, pod(name, "ha-informer"), retried)
+        await asyncio.to_thread(cp2.start)  # its watch cache begins after d
+        cp3.kill()
+        # The watch notices its replica's silence (12 s), then resumes on cp-2.
+        await until(lambda: len(added) == 4, timeout=40)
+        assert added == ["a", "b", "c", "d"]
+        assert pods.lists == 1, "the informer re-listed: its watch was refused"
+    await nc.close()
+
+
+async def until(condition: Callable[[], bool], timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.1)
