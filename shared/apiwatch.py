@@ -30,7 +30,7 @@ Start = Callable[[ApiRequest], Awaitable[Any]]
 
 
 class ApiWatch:
-    def __init__(self, nc: Client, start: Start, request: ApiRequest, *, silence: float = 12.0) -> None:
+    def __init__(self, nc: Client, start: Start, request: ApiRequest, *, silence: float = 6.0) -> None:
         self.nc = nc
         self._start = start
         self.request = request

@@ -84,10 +84,16 @@ async def _events(watcher: CacheWatcher) -> AsyncGenerator[WatchEventDict]:
             yield _expired("the watch fell too far behind; watch again")
 
 
+PING_INTERVAL = 2.0
+"""How often a stream proves it is alive; a client re-establishes a watch after three missed pings
+(``shared.apiwatch``), so a killed replica's watchers move within about 6 s — over NATS no connection
+breaks to tell them sooner, as a TCP reset tells client-go."""
+
+
 class WatchStreams:
     """Watches streamed to NATS ``deliver`` subjects."""
 
-    def __init__(self, nc: Client, caches: WatchCaches, *, ping_interval: float = 5.0) -> None:
+    def __init__(self, nc: Client, caches: WatchCaches, *, ping_interval: float = PING_INTERVAL) -> None:
         self.nc = nc
         self.caches = caches
         self.ping_interval = ping_interval

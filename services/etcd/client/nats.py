@@ -309,7 +309,12 @@ class NatsEtcdClient:
         if prev_kv:
             body["prev_kv"] = True
         watch = NatsWatch(self, body, start_revision)
-        await watch.establish()
+        try:
+            await watch.establish()
+        except BaseException:  # cancelled or refused half-way: leave no subscription behind
+            with suppress(Exception):
+                await watch.cancel()
+            raise
         self._watches.add(watch)
         return watch
 

@@ -169,7 +169,7 @@ async def test_an_informer_resuming_on_a_replica_started_after_its_version_misse
             await create_with_retry(admin, pod(name, "ha-informer"), retried)
         await asyncio.to_thread(cp2.start)  # its watch cache begins after d
         cp3.kill()
-        # The watch notices its replica's silence (12 s), then resumes on cp-2.
+        # The watch notices its replica's silence (6 s), then resumes on cp-2.
         await until(lambda: len(added) == 4, timeout=40)
         assert added == ["a", "b", "c", "d"]
         assert pods.lists == 1, "the informer re-listed: its watch was refused"
