@@ -29,10 +29,13 @@ from shared.apiprotocol import AUTHORIZATION_HEADER, ApiRequest, PatchType
 from shared.apiwarnings import WARNING_HEADER, WarningHeaderError, parse_header_list
 from shared.apiwatch import ApiWatch
 from shared.errors import ApiError
+from shared.logging import get_logger
 from shared.models import ResourceType, resource_for_kind, resource_for_plural
 from shared.podlogs import LogEntry, LogFollower, PodLogOptions, PodLogs
 from shared.reachability import Reachability
 from shared.resourcemetrics import NODE_METRICS, POD_METRICS
+
+log = get_logger(__name__)
 
 Object = dict[str, Any]
 WarningHandler = Callable[[str], None]
@@ -104,6 +107,8 @@ class ApiClient:
         return client
 
     async def close(self) -> None:
+        if self.reachability is not None:
+            self.reachability.remove_listener(self._partition_changed)
         if self.owns_connection:
             if self.reachability is not None:
                 await self.reachability.stop()
@@ -117,12 +122,11 @@ class ApiClient:
         deadline, delay = loop.time() + self.retry_for, 0.05
         for attempt in itertools.count():
             try:
+                # No retry outlives the deadline: the caller hears in time, not after one more timeout.
+                left = deadline - loop.time()
+                timeout = self.timeout if attempt == 0 else max(0.1, min(self.timeout, left))
                 response = await bus.request_with_headers(
-                    self.nc,
-                    self._subject(rt, verb, attempt),
-                    payload,
-                    timeout=self.timeout,
-                    headers=self.headers,
+                    self.nc, self._subject(rt, verb, attempt), payload, timeout=timeout, headers=self.headers
                 )
                 self._warn(response.header(WARNING_HEADER))
                 reply: Object = response.body
@@ -132,7 +136,7 @@ class ApiClient:
                     raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
-        raise AssertionError("unreachable")
+        raise AssertionError("itertools.count() does not end")
 
     def _warn(self, header: str | None) -> None:
         if header is None or self.on_warning is None:
@@ -142,7 +146,10 @@ class ApiClient:
         except WarningHeaderError:
             texts = [header]  # still worth showing, as the server wrote it
         for text in texts:
-            self.on_warning(text)
+            try:
+                self.on_warning(text)
+            except Exception:  # the request succeeded: a failing callback must not report it failed
+                log.exception("warning handler failed", warning=text)
 
     def _subject(self, rt: ResourceType, verb: str, attempt: int) -> str:
         """Any replica through the queue group, or while partitioned one this replica reaches."""

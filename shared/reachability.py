@@ -24,7 +24,7 @@ from nats.aio.subscription import Subscription
 
 from shared import subjects
 from shared.logging import get_logger
-from shared.partition import PartitionError, PartitionState, parse_partition
+from shared.partition import PartitionError, PartitionSpec, PartitionState, parse_partition
 
 log = get_logger(__name__)
 
@@ -63,8 +63,12 @@ class Reachability:
         self._subscriptions = []
 
     def on_change(self, listener: Listener) -> None:
-        """Call ``listener`` after every partition or reset (clients move their watches then)."""
+        """Call ``listener`` whenever this replica's side changes (clients move their watches then)."""
         self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     @property
     def partitioned(self) -> bool:
@@ -83,11 +87,31 @@ class Reachability:
         return {REPLICA_HEADER: self.replica}
 
     def targets(self) -> list[str]:
-        """The replicas to address, this one first, while partitioned; empty when the queue group will do."""
+        """The replicas to address, this one first, while partitioned; empty when the queue group will do.
+
+        Only the replicas of this one's group: a replica the partition names in no group is reachable,
+        but nothing here knows it exists, so a partition meant for components names every replica (an
+        experiment's ``rest`` does)."""
         group = self.state.group_of(self.replica)
         if group is None:
             return []
         return [self.replica, *(name for name in group if name != self.replica)]
+
+    def partition(self, spec: PartitionSpec) -> None:
+        """Take ``spec`` as the whole truth about the network (what ``chaos.network.partition`` says)."""
+        side = self.state.group_of(self.replica)
+        self.state.partition(spec)
+        log.info("network partitioned", replica=self.replica, groups=self.state.groups())
+        self._changed(side)
+
+    def heal(self) -> None:
+        """The network is whole again (``chaos.reset``)."""
+        if not self.state.partitioned:
+            return
+        side = self.state.group_of(self.replica)
+        self.state.reset()
+        log.info("network partition healed", replica=self.replica)
+        self._changed(side)
 
     async def _on_partition(self, msg: Msg) -> None:
         try:
@@ -95,17 +119,14 @@ class Reachability:
         except PartitionError as error:
             log.warning("network partition ignored", replica=self.replica, error=str(error))
             return
-        self.state.partition(spec)
-        log.info("network partitioned", replica=self.replica, groups=self.state.groups())
-        self._changed()
+        self.partition(spec)
 
     async def _on_reset(self, msg: Msg) -> None:
-        if not self.state.partitioned:
-            return
-        self.state.reset()
-        log.info("network partition healed", replica=self.replica)
-        self._changed()
+        self.heal()
 
-    def _changed(self) -> None:
-        for listener in self._listeners:
+    def _changed(self, side_before: list[str] | None) -> None:
+        """Tell the listeners if this replica's side changed (a partition of others leaves it alone)."""
+        if self.state.group_of(self.replica) == side_before:
+            return
+        for listener in list(self._listeners):
             listener()

@@ -82,6 +82,8 @@ async def _events(watcher: CacheWatcher) -> AsyncGenerator[WatchEventDict]:
             yield event
         if watcher.reason == "overflow":
             yield _expired("the watch fell too far behind; watch again")
+        elif watcher.reason == "unavailable":  # said at once, or the client would wait out its silence
+            yield _expired("the watch could not be resumed from the store's history; watch again")
 
 
 PING_INTERVAL = 2.0

@@ -33,6 +33,7 @@ from services.etcd.raftio.transport import NatsTransport
 from services.etcd.watch_hub import WatchHub
 from shared.errors import ApiError, unavailable
 from shared.logging import get_logger
+from shared.reachability import Reachability
 
 log = get_logger(__name__)
 
@@ -95,18 +96,21 @@ class EtcdServer:
         self.config = config or ServerConfig()
         self.sm = KVStateMachine()
         self.hub = WatchHub(nc, name, self.sm.watches, self.header)
+        # One view of the network partition for the member's Raft and its client-serving side.
+        self.reachability = Reachability(nc, name)
         self.member = RaftMember(
             name,
             peers,
             data_dir,
             _Applier(self),
-            NatsTransport(nc, cluster, name),
+            NatsTransport(nc, cluster, name, reachability=self.reachability),
             self.config.raft,
             on_soft_state=self._on_soft_state,
         )
         self._lease_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        await self.reachability.start()
         await self.hub.start()
         await self.member.start()
         self._lease_task = asyncio.create_task(self._expire_leases(), name="lease-expiry")
@@ -116,6 +120,7 @@ class EtcdServer:
             self._lease_task.cancel()
         await self.member.stop()
         await self.hub.stop()
+        await self.reachability.stop()
 
     # --- replies ------------------------------------------------------------------------------------
 

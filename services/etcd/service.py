@@ -36,7 +36,6 @@ from services.etcd.watch_hub import parse_external_id
 from shared import bus, subjects
 from shared.bus import MicroService, RequestContext
 from shared.errors import ApiError, bad_request, unavailable
-from shared.reachability import Reachability
 
 MEMBER_TIMEOUT = 1.0
 
@@ -51,7 +50,7 @@ class Body(RootModel[dict[str, Any]]):
 class EtcdService:
     def __init__(self, server: EtcdServer) -> None:
         self.server = server
-        self.reachability = Reachability(server.nc, server.name)
+        self.reachability = server.reachability
         self.micro = MicroService(
             server.nc,
             "etcd",
@@ -88,12 +87,10 @@ class EtcdService:
             queue_group=own)  # fmt: skip
 
     async def start(self) -> None:
-        await self.reachability.start()
         await self.micro.start()
 
     async def stop(self) -> None:
         await self.micro.stop()
-        await self.reachability.stop()
 
     # --- kv -----------------------------------------------------------------------------------------
 

@@ -144,3 +144,30 @@ def test_a_partitioned_replica_addresses_only_its_own_side(replica: str, targets
 def test_a_replica_admits_requests_only_from_its_side(headers: dict[str, str], admitted: bool) -> None:
     assert view("cp-2").admits(headers) is admitted
     assert view("cp-2", None).admits(headers) is True
+
+
+def test_listeners_hear_only_of_changes_to_their_own_side() -> None:
+    reachability = view("cp-1", None)
+    heard: list[str] = []
+    reachability.on_change(lambda: heard.append("moved"))
+    reachability.partition(parse_partition(SPLIT))  # cp-1 cut off: its clients must move
+    reachability.partition(parse_partition(SPLIT))  # the same again: nothing to do
+    reachability.partition(parse_partition(json.dumps({"groups": [["cp-1"], ["cp-2"]]}).encode()))
+    assert heard == ["moved"]  # cp-3 left the other side; cp-1's side is the same
+    reachability.heal()
+    reachability.heal()  # already whole
+    assert heard == ["moved", "moved"]
+
+
+def test_a_removed_listener_hears_nothing() -> None:
+    reachability = view("cp-1", None)
+    heard: list[str] = []
+
+    def listener() -> None:
+        heard.append("moved")
+
+    reachability.on_change(listener)
+    reachability.remove_listener(listener)
+    reachability.remove_listener(listener)  # twice is harmless
+    reachability.partition(parse_partition(SPLIT))
+    assert heard == []

@@ -207,8 +207,11 @@ class WatchCache:
             room = self._window - len(self._buffer)
             if room < 1:
                 return CacheWatcher.ended(expired_event(from_rv, self._floor), "expired")
-            history = asyncio.create_task(self._read_history(from_rv, room, wanted))
-            backlog, after = self._replay(self._floor, wanted), self._rv
+            # History up to the floor of now, the backlog from it: one bound for both, or an eviction
+            # before the task runs would move the floor and deliver the events between twice.
+            floor = self._floor
+            history = asyncio.create_task(self._read_history(from_rv, floor, room, wanted))
+            backlog, after = self._replay(floor, wanted), self._rv
         else:
             backlog, after = self._replay(from_rv, wanted), max(from_rv, self._rv)
         watcher = CacheWatcher(
@@ -233,17 +236,17 @@ class WatchCache:
             replay.append(event)
         return (seen for event in reversed(replay) if (seen := wanted.convert(event)) is not None)
 
-    async def _read_history(self, from_rv: int, room: int, wanted: Filter) -> Seen | None:
+    async def _read_history(self, from_rv: int, floor: int, room: int, wanted: Filter) -> Seen | None:
         """The events in ``(from_rv, floor]`` from etcd's history, as ``wanted`` sees them; None if they
         are more than ``room`` or compacted."""
-        floor = self._floor
         events = await read_history(self._kv, self._store, from_rv, floor, room)
         log.info(
             "watch resumed from etcd history",
             resource=self.resource,
             resource_version=from_rv,
             floor=floor,
-            events=-1 if events is None else len(events),
+            events=0 if events is None else len(events),
+            expired=events is None,
         )
         if events is None:
             return None

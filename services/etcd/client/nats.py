@@ -189,8 +189,11 @@ class NatsEtcdClient:
         delay = 0.05
         for attempt in itertools.count():
             try:
+                # No retry outlives the deadline: the caller hears in time, not after one more timeout.
+                left = deadline - loop.time()
+                timeout = self.timeout if attempt == 0 else max(0.1, min(self.timeout, left))
                 reply: Wire = await bus.request(
-                    self.nc, self._address(subject, attempt), body, timeout=self.timeout, headers=self.headers
+                    self.nc, self._address(subject, attempt), body, timeout=timeout, headers=self.headers
                 )
                 return reply
             except ApiError as error:
@@ -199,7 +202,7 @@ class NatsEtcdClient:
                     raise etcd_error from None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
-        raise AssertionError("unreachable")
+        raise AssertionError("itertools.count() does not end")
 
     def _asked_every_member(self, attempt: int) -> bool:
         """While partitioned, one round over the members in reach is enough: if none has a leader, its
@@ -338,6 +341,8 @@ class NatsEtcdClient:
     async def close(self) -> None:
         for watch in list(self._watches):
             await watch.cancel()
+        if self.reachability is not None:
+            self.reachability.remove_listener(self._partition_changed)
         if self.owns_connection:
             await self.nc.close()
 

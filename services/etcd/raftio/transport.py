@@ -103,7 +103,13 @@ class NatsTransport:
     """Raft messages over NATS core publish/subscribe on ``raft.<cluster>.<member>``."""
 
     def __init__(
-        self, nc: Client, cluster: str, member_id: str, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+        self,
+        nc: Client,
+        cluster: str,
+        member_id: str,
+        *,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        reachability: Reachability | None = None,
     ) -> None:
         self.nc = nc
         self.cluster = cluster
@@ -112,8 +118,10 @@ class NatsTransport:
         self._deliver: Deliver | None = None
         self._report_snapshot: ReportSnapshot | None = None
         self._subscriptions: list[Subscription] = []
-        # What this member reaches while partitioned: the same view its API server and components keep.
-        self.reachability = Reachability(nc, member_id)
+        # What this member reaches while partitioned: the view its etcd service shares (then it is the
+        # owner's to start and stop), kept alike by its replica's API server and components.
+        self._owns_reachability = reachability is None
+        self.reachability = reachability or Reachability(nc, member_id)
         self.latency = LatencyState()
         # The last delayed publish to each peer still pending: the next batch to that peer waits for it.
         self._delayed: dict[str, asyncio.Task[None]] = {}
@@ -130,7 +138,8 @@ class NatsTransport:
     async def start(self, deliver: Deliver, report_snapshot: ReportSnapshot) -> None:
         self._deliver = deliver
         self._report_snapshot = report_snapshot
-        await self.reachability.start()
+        if self._owns_reachability:
+            await self.reachability.start()
         self._subscriptions = [
             await self.nc.subscribe(subjects.chaos_network_latency(), cb=self._on_latency),
             await self.nc.subscribe(subjects.chaos_reset(), cb=self._on_reset),
@@ -254,10 +263,11 @@ class NatsTransport:
         for task in list(self._delayed.values()):
             task.cancel()
         self._delayed = {}
-        try:
-            await self.reachability.stop()
-        except Exception as error:  # already closed connections refuse unsubscribe
-            log.debug("raft unsubscribe failed", error=repr(error))
+        if self._owns_reachability:
+            try:
+                await self.reachability.stop()
+            except Exception as error:  # already closed connections refuse unsubscribe
+                log.debug("raft unsubscribe failed", error=repr(error))
         for subscription in self._subscriptions:
             try:
                 await subscription.unsubscribe()
