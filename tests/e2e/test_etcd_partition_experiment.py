@@ -12,6 +12,7 @@ import pytest
 from shared.cluster import status
 from shared.experiments import load_experiment
 from shared.experiments.records import Event
+from shared.experiments.report import summary_text
 from shared.experiments.result import ExperimentResult
 from shared.experiments.runner import run_experiment
 from tests.clusters import Cluster
@@ -22,8 +23,10 @@ SOURCE = Path(__file__).resolve().parents[2] / "experiments" / "etcd-minority-pa
 PARTITION = "partition "
 
 
-def failed_checks(result: ExperimentResult) -> list[str]:
-    return [f"{check.name}: {check.detail}" for check in result.checks if not check.ok]
+def failed_checks(result: ExperimentResult) -> str:
+    """The checks that failed, then the whole report (timeline, client errors): what a failure needs."""
+    failed = [f"{check.name}: {check.detail}" for check in result.checks if not check.ok]
+    return "\n".join([*failed, "", summary_text(result)])
 
 
 def first(result: ExperimentResult, source: str, prefix: str) -> Event:
