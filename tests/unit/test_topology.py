@@ -285,6 +285,8 @@ def test_enabled_services_become_programs_with_their_args_filled_in() -> None:
         "cp-1,cp-2,cp-3",
         "--data-dir",
         "/srv/kn/data/cp-2-etcd",
+        "--request-timeout",
+        "2.5",
     )
     kubelet = next(p for p in rendered.programs if p.name == "worker-3-kubelet")
     assert kubelet.argv[2:] == (
