@@ -4,7 +4,9 @@ kube-apiserver sends each warning as ``Warning: 299 - "<text>"`` — code 299 (a
 warning), agent ``-``, the text as an HTTP quoted string — and kubectl prints ``Warning: <text>``. The
 API server's NATS front puts every warning of a reply in one ``Warning`` header, as the comma-separated
 list HTTP allows for a repeated header; :func:`parse_header_list` reads such a list back into the texts,
-exactly, so a text with quotes, commas or backslashes reaches the client as the server wrote it.
+exactly, so a text with quotes, commas or backslashes reaches the client as the server wrote it. The
+API server bounds the list as kube-apiserver does (about 4 KiB of text, see
+``services/apiserver/warnings.py``), so one header stays a few KiB however many warnings a request earns.
 
 A header cannot hold a line break, and the texts name user-given fields: control characters in a text
 are sent as ``?`` (the only change a round trip makes), so no field name can break the header.

@@ -284,7 +284,13 @@ class MicroService:
             log.exception("handler failed", endpoint=endpoint.name, subject=request.subject)
             await _respond_error(request, ApiError(500, f"internal error: {error!r}"))
             return
-        await _respond(request, body, headers)
+        try:
+            await _respond(request, body, headers, self.nc.max_payload)
+        except Exception as error:  # e.g. a reply over the server's max_payload: the caller gets a 500
+            log.exception("reply not sent", endpoint=endpoint.name, subject=request.subject, bytes=len(body))
+            await _respond_error(
+                request, ApiError(500, f"internal error: the reply could not be sent: {error!r}")
+            )
 
     async def _handle(self, endpoint: _Endpoint[Any], request: Request) -> tuple[bytes, dict[str, str]]:
         if len(request.data) > self.max_request_bytes:
@@ -294,15 +300,37 @@ class MicroService:
         return encode(await endpoint.handler(payload, context)), context.reply_headers
 
 
-async def _respond(request: Request, body: bytes, headers: dict[str, str] | None = None) -> None:
-    if request._msg.reply:  # a published (not requested) message gets no answer
-        await request.respond(body, headers=headers or None)
+async def _respond(request: Request, body: bytes, headers: dict[str, str], max_payload: int) -> None:
+    """Send a reply; ValueError when it is larger than the server takes.
+
+    nats-py checks only the body against ``max_payload``, while the server counts headers too and drops
+    the whole connection for a message over it: so the reply is measured here, headers and all.
+    """
+    if not request._msg.reply:  # a published (not requested) message gets no answer
+        return
+    size = len(body) + _header_bytes(headers)
+    if size > max_payload:
+        raise ValueError(f"the reply has {size} bytes, the server takes at most {max_payload}")
+    await request.respond(body, headers=headers or None)
+
+
+def _header_bytes(headers: Mapping[str, str]) -> int:
+    """The size of a NATS header block: ``NATS/1.0\r\n``, ``name: value\r\n`` each, ``\r\n``."""
+    if not headers:
+        return 0
+    lines = sum(len(name.encode()) + len(value.encode()) + 4 for name, value in headers.items())
+    return len(b"NATS/1.0\r\n") + lines + 2
 
 
 async def _respond_error(request: Request, error: ApiError) -> None:
-    if request._msg.reply:
-        body = json.dumps(error.to_status()).encode()
+    """Send an error reply; a failure to send it is logged (the caller times out), never raised."""
+    if not request._msg.reply:
+        return
+    body = json.dumps(error.to_status()).encode()
+    try:
         await request.respond_error(str(error.code), error.message, data=body)
+    except Exception:  # the connection is closed or draining: nothing more can reach the caller
+        log.exception("error reply not sent", subject=request.subject, code=error.code)
 
 
 def raise_for_error(msg: Msg) -> None:

@@ -3,15 +3,19 @@
 A JSON object may name a field twice; decoders keep the last value, and so does the request model the
 bus validates. kube-apiserver's strict decoder reports each repeat instead — under ``fieldValidation``
 ``Strict`` a 400 ``strict decoding error: duplicate field "metadata.name"``, under ``Warn`` one warning
-each, under ``Ignore`` nothing — as both fronts do (the REST front decodes its bodies with
-:func:`loads_noting_duplicates`). The NATS front sees the
-request's raw JSON here, after the bus parsed it, so this takes one more parse of the bytes of a write
-that carries a ``body`` (reads, patches and ``Ignore`` cost nothing): ``bench/duplicate_fields.py``.
+each, under ``Ignore`` nothing; each repeated path once, and at most :data:`MAX_PROBLEMS` of them — as
+both fronts do (the REST front decodes its bodies with :func:`loads_noting_duplicates`). The NATS front
+sees the request's raw JSON here, after the bus parsed it and the request was authenticated and
+authorized (an anonymous request is a 401 whatever its body), so this takes one more parse of the bytes
+of an admitted write that carries a ``body`` (reads, patches and ``Ignore`` cost nothing):
+``bench/duplicate_fields.py``. Warnings go through :func:`~services.apiserver.warnings.add_warning`,
+which bounds them.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any, Final
 
 from services.apiserver.fieldvalidation import IGNORE, STRICT, decoding_prefix, directive_of
@@ -21,6 +25,8 @@ from shared.apiprotocol import ApiRequest
 from shared.errors import ApiError
 
 BODY: Final = "body"
+MAX_PROBLEMS: Final = 100
+"""kube-apiserver's strict decoder keeps no more errors than this (a body can repeat any number of fields)."""
 
 
 def check_duplicate_fields(request: ApiRequest, data: bytes) -> None:
@@ -30,7 +36,7 @@ def check_duplicate_fields(request: ApiRequest, data: bytes) -> None:
     directive = directive_of(request.field_validation)
     if directive == IGNORE:
         return
-    problems = [f'duplicate field "{path}"' for path in duplicate_fields(data, BODY)]
+    problems = duplicate_problems(duplicate_fields(data, BODY))
     if not problems:
         return
     if directive == STRICT:
@@ -39,6 +45,17 @@ def check_duplicate_fields(request: ApiRequest, data: bytes) -> None:
         raise ApiError(400, f"{prefix}strict decoding error: {', '.join(problems)}")
     for problem in problems:
         add_warning(problem)
+
+
+def duplicate_problems(paths: Iterable[str]) -> list[str]:
+    """The strict decoding errors for repeated fields at ``paths``: each once, in order, at most
+    :data:`MAX_PROBLEMS` of them, as kube-apiserver's strict decoder keeps them."""
+    problems: list[str] = []
+    for path in dict.fromkeys(paths):
+        if len(problems) == MAX_PROBLEMS:
+            break
+        problems.append(f'duplicate field "{path}"')
+    return problems
 
 
 def duplicate_fields(data: bytes, member: str) -> list[str]:

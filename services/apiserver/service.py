@@ -2,7 +2,8 @@
 
 For each request, in order: find the resource the subject names (404 otherwise), then let the
 :class:`~services.apiserver.handler.RequestHandler` authenticate the bearer token (401), authorize the
-user (403) and call the registry, whose errors are already Kubernetes ``Status`` objects; watches stream
+user (403), check the body for duplicate fields (``duplicatefields.py``, which needs the raw JSON only this
+front has) and call the registry, whose errors are already Kubernetes ``Status`` objects; watches stream
 from the replica's watch caches to the request's ``deliver`` subject (``watches.py``). Every replica
 serves in the queue group ``apiserver`` and, for requests addressed to it alone (a component reaching only
 its side of a network partition), on ``api.replica.<replica>.…``; while partitioned it drops requests
@@ -105,8 +106,10 @@ class ApiService:
             await self.handler.admit(r, request, authorization)
             return self.watches.watch(r.rt, request)
         with recording_warnings() as warnings:
-            check_duplicate_fields(request, context.data)  # as the REST front's decoder, before the handler
-            reply = await self.handler.handle(r, request, authorization)
+            await self.handler.admit(r, request, authorization)
+            # Only once the user is known: an anonymous request gets its 401, and costs no second parse.
+            check_duplicate_fields(request, context.data)
+            reply = await self.handler.dispatch(r, request)
         if warnings:  # over NATS too, one header holds the list (HTTP's comma-separated form)
             context.reply_headers[WARNING_HEADER] = header_list(warnings)
         return reply

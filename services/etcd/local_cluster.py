@@ -16,18 +16,34 @@ from shared.natsserver import NatsServer
 from shared.procs import ServiceProcess
 
 READY_LINE = "etcd member ready"
+DEFAULT_SIZE = 3
+
+
+def member_names(size: int | None, names: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The members' names: ``names`` as given, else ``e1`` … ``e<size>`` (``size`` 3 when not given).
+
+    ValueError when both are given (one would silently win over the other) or when there is no member.
+    """
+    if names is not None and size is not None:
+        raise ValueError("give the cluster's size or its member names, not both")
+    if names is None:
+        names = tuple(f"e{n}" for n in range(1, (DEFAULT_SIZE if size is None else size) + 1))
+    if not names:
+        raise ValueError("an etcd cluster needs at least one member")
+    return names
 
 
 class LocalEtcdCluster:
     def __init__(
         self,
-        size: int = 3,
+        size: int | None = None,
         *,
         extra_args: list[str] | None = None,
         nats_url: str | None = None,
         names: tuple[str, ...] | None = None,
-    ):
-        self.names = names or tuple(f"e{n}" for n in range(1, size + 1))
+    ) -> None:
+        """``size`` members named ``e1``, ``e2``, … (3 by default), or the members ``names`` lists."""
+        self.names = member_names(size, names)
         self.extra_args = list(extra_args or [])
         self._own_nats = nats_url is None
         self.nats = NatsServer() if nats_url is None else None

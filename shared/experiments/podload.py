@@ -11,7 +11,6 @@ The namespace's name starts with :data:`NAMESPACE_PREFIX`, which the watcher lea
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import Any
 
@@ -100,9 +99,12 @@ class PodLoad:
 
     async def _looker(self, tasks: Tasks) -> None:
         while not tasks.stopping.is_set():
-            # The API unreachable is part of the fault: look again shortly.
-            with contextlib.suppress(Exception):
+            try:
                 await self._look(self.api)
+            except (ApiError, TimeoutError):
+                pass  # the API unreachable or refusing is part of the fault: look again shortly
+            except Exception:  # a bug here must show, though the load goes on
+                log.exception("pod look failed", namespace=self.namespace)
             await tasks.sleep(LOOK_SECONDS)
 
     async def settle(self) -> dict[str, str]:

@@ -63,6 +63,22 @@ def diff_nodes(
     return changes
 
 
+def attempt_key(namespace: str, pod: str, uid: str, container: str) -> str:
+    """Whose attempts: ``namespace/pod/container@uid``. The pod's uid tells apart two pods of one name (a
+    pod deleted and created again restarts its count from 0); the name comes first, so a prefix
+    ``namespace/pod/`` still finds every incarnation."""
+    return f"{namespace}/{pod}/{container}@{uid}"
+
+
+def record_attempts(attempts: dict[str, dict[int, Attempt]], pod: Mapping[str, Any]) -> None:
+    """Fold the container attempts one look at ``pod`` tells of into ``attempts``."""
+    meta = pod.get("metadata", {})
+    namespace, name, uid = meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", "")
+    for status in pod.get("status", {}).get("containerStatuses") or []:
+        key = attempt_key(namespace, name, uid, str(status.get("name", "")))
+        merge(attempts.setdefault(key, {}), attempts_of(status))
+
+
 class ContainerView(NamedTuple):
     name: str
     restarts: int = 0
@@ -139,7 +155,7 @@ class Watcher:
         self.recording = recording
         self.interval = interval
         self.attempts: dict[str, dict[int, Attempt]] = {}
-        """Container attempts by ``namespace/pod/container``, then by attempt number."""
+        """Container attempts by :func:`attempt_key` (``namespace/pod/container@uid``), then by number."""
         self._tasks = Tasks()
 
     def start(self) -> None:
@@ -201,9 +217,7 @@ class Watcher:
             if namespace.startswith(NAMESPACE_PREFIX):
                 continue
             views[f"{namespace}/{name}"] = pod_view(pod)
-            for status in pod.get("status", {}).get("containerStatuses") or []:
-                key = f"{namespace}/{name}/{status.get('name', '')}"
-                merge(self.attempts.setdefault(key, {}), attempts_of(status))
+            record_attempts(self.attempts, pod)
         return views
 
     async def _processes(self) -> dict[str, tuple[str, int]]:

@@ -148,3 +148,21 @@ async def test_status_error_from_models_is_replied_as_its_status(nc: Client) -> 
     await svc.stop()
     assert (caught.value.code, caught.value.reason) == (409, "Conflict")
     assert caught.value.message.startswith('Operation cannot be fulfilled on pods "web-0"')
+
+
+async def test_a_reply_too_large_to_send_gets_500_and_service_keeps_serving(nc: Client) -> None:
+    async def oversized(request: EchoRequest, context: RequestContext) -> EchoReply:
+        if request.text == "huge":  # a reply header past the server's max_payload cannot be published
+            context.reply_headers["Warning"] = "w" * (nc.max_payload + 1)
+        return EchoReply(text=request.text)
+
+    svc = MicroService(nc, "oversized", "1.0.0")
+    svc.add_endpoint("oversized", "test.oversized", EchoRequest, oversized)
+    await svc.start()
+    try:
+        with pytest.raises(ApiError) as caught:
+            await bus.request(nc, "test.oversized", {"text": "huge"}, timeout=2)
+        assert caught.value.code == 500 and "the reply could not be sent" in caught.value.message
+        assert await bus.request(nc, "test.oversized", {"text": "small"}) == {"text": "small"}
+    finally:
+        await svc.stop()

@@ -10,8 +10,19 @@ import pytest
 import typer
 
 from services.apiserver import warnings as server_warnings
-from services.apiserver.duplicatefields import check_duplicate_fields, duplicate_fields
-from services.apiserver.warnings import recording_warnings
+from services.apiserver.duplicatefields import (
+    MAX_PROBLEMS,
+    check_duplicate_fields,
+    duplicate_fields,
+    duplicate_problems,
+)
+from services.apiserver.warnings import (
+    ITEM_CHARACTERS,
+    TOTAL_CHARACTERS,
+    WarningRecorder,
+    add_warning,
+    recording_warnings,
+)
 from shared import apiwarnings
 from shared.apiprotocol import ApiRequest
 from shared.apiwarnings import WarningHeaderError, header_list, header_value, parse_header_list
@@ -85,6 +96,39 @@ def test_the_server_writes_the_shared_format() -> None:
     assert server_warnings.WARNING_HEADER == apiwarnings.WARNING_HEADER == "Warning"
 
 
+def recorded(*texts: str) -> list[str]:
+    recorder = WarningRecorder()
+    for text in texts:
+        recorder.add(text)
+    return recorder.texts
+
+
+def test_warnings_within_the_total_are_sent_whole_and_once() -> None:
+    long = "a" * (ITEM_CHARACTERS + 44)
+    assert recorded(long, long, "", "b") == [long, "b"]
+
+
+def test_past_the_total_every_warning_is_cut_and_the_rest_dropped_as_kube_apiserver_does() -> None:
+    # 15 × 270 = 4,050 characters fit; the next warning takes them over 4,096, so all are cut to 256 and
+    # warnings are taken, cut, until they reach the total again: 15 × 256 + 50 + 256 = 4,146.
+    whole = [f"{index:02d}" + "x" * 268 for index in range(15)]
+    assert sum(map(len, whole)) <= TOTAL_CHARACTERS
+
+    texts = recorded(*whole, "e" * 50, "f" * 300, "g", "f" * 300)
+
+    assert texts == [*(text[:ITEM_CHARACTERS] for text in whole), "e" * 50, "f" * ITEM_CHARACTERS]
+
+
+def test_a_hundred_thousand_warnings_make_a_header_of_a_few_kilobytes() -> None:
+    with recording_warnings() as warnings:
+        for index in range(100_000):
+            add_warning(f'unknown field "spec.field{index:06d}"')
+
+    assert warnings[0] == 'unknown field "spec.field000000"'
+    assert TOTAL_CHARACTERS <= sum(map(len, warnings)) < TOTAL_CHARACTERS + ITEM_CHARACTERS
+    assert len(header_list(warnings).encode()) < 8 * 1024
+
+
 @pytest.mark.parametrize(
     ("flag", "directive"),
     [
@@ -125,6 +169,15 @@ def test_duplicate_fields_of_the_body_are_found_where_they_are(body: str, paths:
     data = f'{{"namespace": "default", "body": {body}}}'.encode()
 
     assert duplicate_fields(data, "body") == paths
+
+
+def test_each_repeated_path_is_one_problem_and_at_most_a_hundred_are_kept() -> None:
+    paths = ["a.b", "a.b", "a.c", *(f"f{index}" for index in range(1000))]
+
+    problems = duplicate_problems(paths)
+
+    assert problems[:3] == ['duplicate field "a.b"', 'duplicate field "a.c"', 'duplicate field "f0"']
+    assert len(problems) == MAX_PROBLEMS == 100
 
 
 def test_duplicate_request_fields_outside_the_body_are_not_the_objects() -> None:

@@ -322,7 +322,7 @@ def test_warn_keeps_the_last_duplicate_and_warns() -> None:
     options = RestOptions(field_validation="Warn")
     decoded = decode_object(DUPLICATED, "application/json", options)
     assert (decoded["metadata"]["name"], decoded["spec"]["containers"][0]["image"]) == ("b", "y")
-    assert options.warnings == [
+    assert options.warnings.texts == [
         'duplicate field "metadata.name"',
         'duplicate field "spec.containers[0].image"',
     ]

@@ -5,7 +5,8 @@ matter over HTTP (``timeoutSeconds``, ``includeObject``) come back beside it. ``
 ways: the shared handler checks unknown fields under it, the decoder here duplicate fields. Unknown
 parameters are ignored, as kube-apiserver ignores them (kubectl sends ``timeout=32s`` on everything).
 Bodies are JSON, YAML or Kubernetes' protobuf (what client-go's typed clients and kubectl's generator
-commands send), which :mod:`~services.apiserver.rest.protobuf` turns into the same dict as JSON.
+commands send), which :mod:`~services.apiserver.rest.protobuf` turns into the same dict as JSON. Warnings
+go into the request's :class:`~services.apiserver.warnings.WarningRecorder`, which bounds them.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from services.apiserver.duplicatefields import loads_noting_duplicates
+from services.apiserver.duplicatefields import duplicate_problems, loads_noting_duplicates
 from services.apiserver.fieldvalidation import DEFAULT_DIRECTIVE, decoding_prefix, directive_of
 from services.apiserver.rest.protobuf import decode_protobuf
+from services.apiserver.warnings import WarningRecorder
 from shared.apiprotocol import ApiRequest
 from shared.errors import ApiError, from_validation_error
+from shared.logging import get_logger
 from shared.patch import (
     APPLY_PATCH,
     JSON_PATCH,
@@ -31,6 +34,8 @@ from shared.patch import (
     PatchError,
     decode_patch,
 )
+
+log = get_logger(__name__)
 
 PATCH_TYPES = (MERGE_PATCH, JSON_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH)
 PROTOBUF = "application/vnd.kubernetes.protobuf"
@@ -53,7 +58,7 @@ class RestOptions:
     field_validation: str = DEFAULT_DIRECTIVE
     timeout_seconds: int | None = None
     include_object: str = "Metadata"
-    warnings: list[str] = field(default_factory=list)
+    warnings: WarningRecorder = field(default_factory=WarningRecorder)
 
 
 def truthy(value: str | None) -> bool:
@@ -154,11 +159,13 @@ def decode_object(data: bytes, content_type: str | None, options: RestOptions) -
         except ValueError as error:
             raise ApiError(400, f"error decoding JSON body: {error}") from None
         if repeated:
-            _field_problems([f'duplicate field "{path}"' for path in repeated], options, decoded)
+            _field_problems(duplicate_problems(repeated), options, decoded)
     elif kind == PROTOBUF:
-        body = decode_protobuf(data)  # unknown field numbers are skipped, as kube-apiserver skips them
-        if options.field_validation != "Ignore":
-            options.warnings.extend(body.skipped)
+        # Unknown field numbers are skipped without a warning whatever fieldValidation says, as
+        # kube-apiserver's protobuf decoder (which has no strict mode) skips them.
+        body = decode_protobuf(data)
+        if body.skipped:
+            log.debug("unknown protobuf fields skipped", count=len(body.skipped), first=body.skipped[0])
         decoded = body.object
     else:
         raise unsupported_media_type(kind, ("application/json", "application/yaml"))
@@ -174,7 +181,8 @@ def _field_problems(problems: list[str], options: RestOptions, decoded: Any) -> 
             prefix = decoding_prefix(decoded, "", decoded["kind"])
         raise ApiError(400, f"{prefix}strict decoding error: " + ", ".join(problems))
     if options.field_validation == "Warn":
-        options.warnings.extend(problems)
+        for problem in problems:
+            options.warnings.add(problem)
 
 
 def decode_patch_body(data: bytes, content_type: str | None) -> tuple[Any, str]:

@@ -6,13 +6,15 @@ Warnings come back as the reply header ``Warning`` (HTTP's comma-separated list 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from nats.aio.msg import Msg
 
+from services.apiserver.warnings import ITEM_CHARACTERS, TOTAL_CHARACTERS
 from shared import bus, subjects
 from shared.apiclient import ApiClient
+from shared.apiwarnings import parse_header_list
 from shared.errors import ApiError
 from tests.integration.apiserver.conftest import PODS, pod
 
@@ -50,7 +52,7 @@ async def test_by_default_an_unknown_field_is_dropped_with_a_warning_header(
     admin: ApiClient, namespace: str
 ) -> None:
     body = pod("warned", namespace, foo=1)
-    body["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    cast(dict[str, Any], body["spec"])["containers"][0]["imagePullPolicyy"] = "Always"
     msg = await request(admin, CREATE_PODS, {"body": body})
     assert (msg.headers or {}).get("Warning") == (
         r'299 - "unknown field \"spec.containers[0].imagePullPolicyy\"", 299 - "unknown field \"spec.foo\""'
@@ -105,3 +107,35 @@ async def test_an_apply_with_an_unknown_field_fails_whatever_the_directive(
         ".spec.foo: field not declared in schema"
     )
     assert await absent(admin, "applied", namespace)
+
+
+async def test_an_unauthenticated_write_with_a_duplicate_field_is_401_not_400(
+    admin: ApiClient, namespace: str
+) -> None:
+    body = json.dumps({"body": pod("twice", namespace), "fieldValidation": "Strict"})
+    data = body.replace('"name": "twice"', '"name": "twice", "name": "twice"').encode()
+    msg = await admin.nc.request(CREATE_PODS, data, timeout=10)  # no Authorization header
+    with pytest.raises(ApiError) as caught:
+        bus.raise_for_error(msg)
+    assert (caught.value.code, caught.value.reason) == (401, "Unauthorized")
+    assert await absent(admin, "twice", namespace)
+
+
+async def test_a_body_repeating_many_fields_gets_a_bounded_warning_header(
+    admin: ApiClient, namespace: str
+) -> None:
+    # 50,000 repeated fields (about 1.1 MB) under a 250-character field: one warning each would make a
+    # header of about 15 MB, more than NATS carries. kube-apiserver keeps 100 strict decoding errors, and
+    # cuts warnings past 4 KiB of text to 256 characters each until they reach it again.
+    long = "x" * 250
+    repeats = ",".join(f'"k{index:05d}": 1, "k{index:05d}": 2' for index in range(50_000))
+    body = pod("many", namespace, **{long: "REPEATS"})
+    request_data = json.dumps({"body": body, "fieldValidation": "Warn", "dryRun": ["All"]})
+    data = request_data.replace('"REPEATS"', "{" + repeats + "}").encode()
+    msg = await admin.nc.request(CREATE_PODS, data, timeout=10, headers=admin.headers)
+    bus.raise_for_error(msg)
+    assert json.loads(msg.data)["metadata"]["name"] == "many"
+    texts = parse_header_list((msg.headers or {})["Warning"])
+    assert texts[0] == f'duplicate field "spec.{long}.k00000"'[:ITEM_CHARACTERS]
+    assert all(len(text) == ITEM_CHARACTERS for text in texts)
+    assert TOTAL_CHARACTERS <= sum(map(len, texts)) < TOTAL_CHARACTERS + ITEM_CHARACTERS

@@ -83,6 +83,26 @@ async def test_api_client_hears_each_warning_of_a_create_with_unknown_fields(
     assert "foo" not in created["spec"] and ODD_KEY not in created["spec"]
 
 
+async def test_a_failing_warning_handler_does_not_fail_a_write_that_succeeded(
+    control_plane: LocalControlPlane, nats_client: Client
+) -> None:
+    heard: list[str] = []
+
+    def refuse(text: str) -> None:
+        heard.append(text)
+        raise RuntimeError("the handler's own bug")
+
+    client = ApiClient(nats_client, control_plane.tokens["admin"], on_warning=refuse)
+    namespace = f"warn-{uuid.uuid4().hex[:6]}"
+    await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+
+    created = await client.create(pod_with_unknown_fields("heard", namespace))
+
+    assert created["metadata"]["name"] == "heard"
+    assert sorted(heard) == sorted(['unknown field "spec.foo"', f'unknown field "spec.{ODD_KEY}"'])
+    assert (await client.get(PODS, "heard", namespace))["metadata"]["uid"] == created["metadata"]["uid"]
+
+
 async def test_api_client_with_strict_validation_is_refused_and_nothing_is_stored(
     control_plane: LocalControlPlane, nats_client: Client
 ) -> None:

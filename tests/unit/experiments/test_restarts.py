@@ -22,6 +22,7 @@ from shared.experiments.restarts import (
     restarts,
 )
 from shared.experiments.verdict import backoff_check
+from shared.experiments.watcher import attempt_key, record_attempts
 from tests.unit.experiments.test_verdict_and_report import result
 
 T0 = datetime(2026, 11, 27, 7, 0, 0, tzinfo=UTC)
@@ -200,3 +201,23 @@ def test_the_summary_lists_each_restart_with_its_wait_and_the_policys() -> None:
         "10.00",
         "—",
     ]
+
+
+def crashed_pod(uid: str, count: int, cid: str, started: float, finished: float) -> dict[str, Any]:
+    status = backing_off(count, cid, started, finished)
+    return {
+        "metadata": {"namespace": "default", "name": "flaky", "uid": uid},
+        "status": {"containerStatuses": [status]},
+    }
+
+
+def test_a_pod_created_again_under_its_name_keeps_its_attempts_apart_from_the_first() -> None:
+    attempts: dict[str, dict[int, Attempt]] = {}
+    record_attempts(attempts, crashed_pod("uid-1", 2, "sim://old", 30, 31))
+    record_attempts(attempts, crashed_pod("uid-2", 1, "sim://new", 40, 41))  # deleted, then created again
+
+    first, second = (attempt_key("default", "flaky", uid, "nginx") for uid in ("uid-1", "uid-2"))
+    assert sorted(attempts) == [first, second]
+    assert [a.container_id for a in attempts[first].values()] == ["sim://old"]
+    assert [a.container_id for a in attempts[second].values()] == ["sim://new"]
+    assert all(key.startswith("default/flaky/") for key in attempts)  # as backoff_check selects a pod

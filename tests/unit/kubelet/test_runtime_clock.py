@@ -116,8 +116,11 @@ def new_pod(restart_policy: str, annotations: dict[str, str], **container: Any) 
 async def sync_through_pull(node: Node, pod: Pod, record: PodRecord) -> float | None:
     """The first sync, which waits for the image to be pulled."""
     sync = asyncio.create_task(node.syncer.sync(pod, record))
-    for _ in range(10):
-        await asyncio.sleep(0)
+    # However many loop turns the sync takes to reach the pull, time moves only once the pull waits on
+    # the runtime's clock; a sync that never gets there fails the test instead of hanging it.
+    async with asyncio.timeout(5):
+        while not node.runtime_clock.sleepers and not sync.done():
+            await asyncio.sleep(0)
     await node.advance(PULL_SECONDS)
     return await sync
 
