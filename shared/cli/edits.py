@@ -23,12 +23,10 @@ from shared.cli.objects import (
     NamespaceOption,
     RecursiveOption,
     ValidateOption,
-    field_validation,
     manifest_resource,
-    namespaced,
     reference,
-    sourced_manifests,
     with_source,
+    write_manifests,
 )
 from shared.cli.resources import UnknownResourceError, resolve_resource
 from shared.errors import ApiError
@@ -67,19 +65,14 @@ def replace(
     state_dir: StateDirOption = None,
 ) -> None:
     """Replace objects by the manifests' (files, directories, or - for stdin); each must exist."""
-    directive = field_validation(validate)
-    sourced = [
-        (source, namespaced(obj, manifest_resource(obj), namespace))
-        for source, obj in sourced_manifests(filename, recursive)
-    ]
 
-    async def action(client: ApiClient) -> None:
-        client.field_validation = directive
-        for source, obj in sourced:
-            await replace_one(client, obj, source)
-            typer.echo(f"{reference(manifest_resource(obj), obj['metadata']['name'])} replaced")
+    async def write(client: ApiClient, obj: Any, source: str) -> tuple[str, str]:
+        await replace_one(client, obj, source)
+        return obj["metadata"]["name"], "replaced"
 
-    run(resolve(server, token, state_dir), action)
+    write_manifests(
+        filename, recursive, namespace, validate, lambda: resolve(server, token, state_dir), write
+    )
 
 
 def _target(arguments: list[str]) -> tuple[ResourceType, str]:

@@ -10,6 +10,7 @@ unknown fields, ``warn`` has it drop them with a warning each, ``ignore`` drop t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import typer
@@ -19,6 +20,7 @@ from shared.cli.apply import last_applied, three_way_patch, with_last_applied
 from shared.cli.connection import (
     ServerOption,
     StateDirOption,
+    Target,
     TokenOption,
     fail,
     resolve,
@@ -139,6 +141,35 @@ async def apply_one(client: ApiClient, desired: Object, source: str = "") -> str
     return "configured"
 
 
+Write = Callable[[ApiClient, Any, str], Awaitable[tuple[str, str]]]
+"""Writes one manifest's object (read from ``source``); answers the name written and kubectl's word for it."""
+
+
+def write_manifests(
+    files: list[str],
+    recursive: bool,
+    namespace: str,
+    validate: str,
+    target: Callable[[], Target],
+    write: Write,
+) -> None:
+    """Each manifest's object written in turn under ``--validate``, printed as kubectl prints it
+    (``deployment.apps/web configured``)."""
+    directive = field_validation(validate)
+    sourced = [
+        (source, namespaced(obj, manifest_resource(obj), namespace))
+        for source, obj in sourced_manifests(files, recursive)
+    ]
+
+    async def action(client: ApiClient) -> None:
+        client.field_validation = directive
+        for source, obj in sourced:
+            name, outcome = await write(client, obj, source)
+            typer.echo(f"{reference(resource_of(obj), name)} {outcome}")
+
+    run(target(), action)
+
+
 @app.command()
 def apply(
     filename: FileOption = [],  # noqa: B006 (typer reads the default; it is never mutated)
@@ -150,19 +181,13 @@ def apply(
     state_dir: StateDirOption = None,
 ) -> None:
     """Create or update objects from manifests (files, directories, or - for stdin)."""
-    directive = field_validation(validate)
-    sourced = [
-        (source, namespaced(obj, manifest_resource(obj), namespace))
-        for source, obj in sourced_manifests(filename, recursive)
-    ]
 
-    async def action(client: ApiClient) -> None:
-        client.field_validation = directive
-        for source, obj in sourced:
-            outcome = await apply_one(client, obj, source)
-            typer.echo(f"{reference(resource_of(obj), obj['metadata']['name'])} {outcome}")
+    async def write(client: ApiClient, obj: Object, source: str) -> tuple[str, str]:
+        return obj["metadata"]["name"], await apply_one(client, obj, source)
 
-    run(resolve(server, token, state_dir), action)
+    write_manifests(
+        filename, recursive, namespace, validate, lambda: resolve(server, token, state_dir), write
+    )
 
 
 @app.command()
@@ -176,22 +201,17 @@ def create(
     state_dir: StateDirOption = None,
 ) -> None:
     """Create objects from manifests; an object that exists already is an error."""
-    directive = field_validation(validate)
-    sourced = [
-        (source, namespaced(obj, manifest_resource(obj), namespace))
-        for source, obj in sourced_manifests(filename, recursive)
-    ]
 
-    async def action(client: ApiClient) -> None:
-        client.field_validation = directive
-        for source, obj in sourced:
-            try:
-                created = await client.create(obj)
-            except ApiError as error:
-                raise with_source(error, "creating", source) from None
-            typer.echo(f"{reference(resource_of(obj), created['metadata']['name'])} created")
+    async def write(client: ApiClient, obj: Object, source: str) -> tuple[str, str]:
+        try:
+            created = await client.create(obj)
+        except ApiError as error:
+            raise with_source(error, "creating", source) from None
+        return created["metadata"]["name"], "created"
 
-    run(resolve(server, token, state_dir), action)
+    write_manifests(
+        filename, recursive, namespace, validate, lambda: resolve(server, token, state_dir), write
+    )
 
 
 async def _wait_gone(client: ApiClient, rt: ResourceType, name: str, namespace: str, timeout: float) -> None:
