@@ -48,6 +48,9 @@ MIN_WATCH_TIMEOUT = 1800.0
 
 
 async def serve(handler: RequestHandler, request: web.Request) -> web.StreamResponse:
+    # Who asks is settled before the body is read, as in kube-apiserver's filter chain: without a valid
+    # token a client hears 401, whatever its body.
+    handler.authenticate(request.headers.get(AUTHORIZATION_HEADER))
     where = parse_path(request.path)
     query = request.query
     watch = truthy(query.get("watch"))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import ssl
+import urllib.error
+import urllib.request
 from typing import Any
 
 import pytest
@@ -150,3 +153,19 @@ def test_kubectl_patch_warns_by_default_and_drops_the_field(
     assert 'Warning: unknown field "spec.paused2"' in done.stderr
     stored = _stored(kubectl, namespace)
     assert "paused2" not in stored["spec"]
+
+
+def test_a_body_without_a_valid_token_is_refused_401_before_it_is_read(kubectl: Kubectl) -> None:
+    cp = kubectl.cp
+    assert cp.pki is not None
+    request = urllib.request.Request(
+        cp.https_url + "/api/v1/namespaces/default/pods?fieldValidation=Strict",
+        data=b'{"apiVersion": "v1", "kind": "Pod", "kind": "Pod", "metadata": {"name": "x"}}',
+        method="POST",
+        headers={"Authorization": "Bearer not-a-token", "Content-Type": "application/json"},
+    )
+    context = ssl.create_default_context(cafile=str(cp.pki.ca_cert))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, context=context, timeout=30)
+    assert refused.value.code == 401
+    assert json.loads(refused.value.read())["reason"] == "Unauthorized"
