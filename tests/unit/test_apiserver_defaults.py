@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +14,8 @@ from hypothesis import strategies as st
 
 from services.apiserver.defaults import DEFAULT_TOLERATION_SECONDS, apply_defaults, image_tag, qos_class
 from shared.models import resource_for_kind
+from tests.manifests import MANIFESTS
 
-MANIFESTS = Path(__file__).resolve().parents[2].parent / "shared" / "manifests"
 Path_ = tuple[str | int, ...]
 
 NOT_READY = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,8 @@ from services.apiserver.validation import (
     validate_update,
 )
 from shared.models import ErrorType, FieldError, resource_for_kind, to_dict
+from tests.manifests import MANIFESTS, require_manifests
 
-MANIFESTS = Path(__file__).resolve().parents[2].parent / "shared" / "manifests"
 Obj = dict[str, Any]
 Mutation = Callable[[Obj], None]
 
@@ -1442,8 +1441,7 @@ def test_manifest_defaults_and_validates_cleanly(resource: str, namespaced: bool
 
 
 def test_every_supported_manifest_kind_is_covered() -> None:
-    if not MANIFEST_DOCUMENTS:
-        pytest.skip(f"no manifests under {MANIFESTS}")
+    require_manifests()
     assert {p.values[0] for p in MANIFEST_DOCUMENTS} == {
         "pods",
         "deployments",

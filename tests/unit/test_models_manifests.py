@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,8 +51,7 @@ from shared.models import (
     to_json,
 )
 from tests.builders import make_node, make_pod
-
-MANIFESTS = Path(__file__).resolve().parents[2].parent / "shared" / "manifests"
+from tests.manifests import MANIFESTS, needs_manifests, require_manifests
 
 SUPPORTED = {
     ("v1", "Pod"),
@@ -91,7 +89,6 @@ def _documents() -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 DOCUMENTS = list(_documents())
-needs_manifests = pytest.mark.skipif(not MANIFESTS.is_dir(), reason=f"manifest folder {MANIFESTS} is absent")
 SUPPORTED_DOCS = [
     pytest.param(doc, id=name) for name, doc in DOCUMENTS if (doc["apiVersion"], doc["kind"]) in SUPPORTED
 ]
@@ -101,8 +98,7 @@ UNSUPPORTED_DOCS = [
 
 
 def _load(name: str) -> dict[str, Any]:
-    if not MANIFESTS.is_dir():
-        pytest.skip(f"manifest folder {MANIFESTS} is absent")
+    require_manifests()
     doc = yaml.safe_load((MANIFESTS / name).read_text(encoding="utf-8"))
     assert isinstance(doc, dict)
     return doc

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import yaml
@@ -22,8 +21,7 @@ from shared.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-
-MANIFESTS = Path(__file__).resolve().parents[2].parent / "shared" / "manifests"
+from tests.manifests import MANIFESTS
 
 KEY_NAME_MSG = (
     "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path as FilePath
 from typing import Any
 
 import pytest
@@ -15,8 +14,8 @@ from shared.ssa.fieldpath import Path, decode, encode, to_string
 from shared.ssa.fieldset import field_set
 from shared.ssa.managed import read_managers
 from shared.ssa.merge import merge
+from tests.manifests import MANIFESTS
 
-MANIFESTS = FilePath(__file__).resolve().parents[3] / "shared" / "manifests"
 NGINX = yaml.safe_load((MANIFESTS / "kubernetes-website" / "nginx-deployment.yaml").read_text())
 DEPLOYMENT = schema_for("apps/v1", "Deployment")
 POD = schema_for("v1", "Pod")

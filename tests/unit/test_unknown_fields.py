@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,8 @@ from shared.apiprotocol import ApiRequest
 from shared.errors import ApiError
 from shared.models import RESOURCES, ResourceType, resource_for_kind, to_dict
 from tests.builders import make_node, make_pod
+from tests.manifests import MANIFESTS, needs_manifests
 
-MANIFESTS = Path(__file__).resolve().parents[2].parent / "shared" / "manifests"
 POD = resource_for_kind("v1", "Pod")
 DEPLOYMENT = resource_for_kind("apps/v1", "Deployment")
 assert POD is not None and DEPLOYMENT is not None
@@ -53,7 +52,7 @@ def pod(**spec_extra: Any) -> dict[str, Any]:
 # --- no false positives ----------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not MANIFESTS.is_dir(), reason="../shared/manifests is not beside the checkout")
+@needs_manifests
 @pytest.mark.parametrize(("where", "doc"), served_documents(), ids=[w for w, _ in served_documents()])
 def test_real_manifests_have_no_unknown_fields_and_pass_strict(where: str, doc: dict[str, Any]) -> None:
     assert unknown_paths(doc) == []

@@ -13,10 +13,9 @@ from shared import bus, subjects
 from shared.apiclient import ApiClient
 from shared.errors import ApiError
 from shared.models import resource_for_kind
+from tests.manifests import MANIFESTS, needs_manifests
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-MANIFESTS = Path(__file__).resolve().parents[3].parent / "shared" / "manifests"
 
 
 def manifest_files() -> list[Path]:
@@ -29,7 +28,7 @@ def documents(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if isinstance(doc, dict)]
 
 
-@pytest.mark.skipif(not MANIFESTS.is_dir(), reason="../shared/manifests is not beside the checkout")
+@needs_manifests
 @pytest.mark.parametrize("path", manifest_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
 async def test_manifest_is_accepted_as_it_is(admin: ApiClient, path: Path) -> None:
     namespace = f"m-{uuid.uuid4().hex[:8]}"

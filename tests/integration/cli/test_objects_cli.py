@@ -15,14 +15,11 @@ from typer.testing import CliRunner, Result
 from services.apiserver.local_cluster import LocalControlPlane
 from shared.cli import app
 from tests.integration.cli.conftest import Cli
+from tests.manifests import MANIFESTS, needs_manifests
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-MANIFESTS = Path(__file__).resolve().parents[3].parent / "shared" / "manifests"
 REDIS = MANIFESTS / "kubernetes-examples" / "redis-master-deployment.yaml"
-needs_manifests = pytest.mark.skipif(
-    not REDIS.exists(), reason="../shared/manifests is not beside the checkout"
-)
 
 
 @needs_manifests

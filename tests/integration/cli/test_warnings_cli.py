@@ -26,14 +26,11 @@ from shared.apiprotocol import AUTHORIZATION_HEADER
 from shared.apiwarnings import WARNING_HEADER, parse_header_list
 from shared.errors import ApiError
 from tests.integration.cli.conftest import Cli
+from tests.manifests import MANIFESTS, needs_manifests
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-MANIFESTS = Path(__file__).resolve().parents[3].parent / "shared" / "manifests"
 REDIS = MANIFESTS / "kubernetes-examples" / "redis-master-deployment.yaml"
-needs_manifests = pytest.mark.skipif(
-    not REDIS.exists(), reason="../shared/manifests is not beside the checkout"
-)
 PODS = resource("", "v1", "pods")
 TYPO = "imagePulPolicy"
 TYPO_FIELD = f"spec.template.spec.containers[0].{TYPO}"

@@ -24,8 +24,6 @@ from shared.apiclient import ApiClient, resource
 from shared.errors import ApiError
 from tests.kubectl import KUBECTL, require_kubectl
 
-MANIFESTS = Path(__file__).resolve().parents[4] / "shared" / "manifests"
-
 
 class Kubectl:
     def __init__(self, cp: LocalControlPlane, root: Path) -> None:

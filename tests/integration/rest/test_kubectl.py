@@ -8,7 +8,8 @@ import time
 import yaml
 
 from services.apiserver.local_cluster import LocalControlPlane
-from tests.integration.rest.conftest import MANIFESTS, Kubectl, nats_get
+from tests.integration.rest.conftest import Kubectl, nats_get
+from tests.manifests import MANIFESTS
 
 NGINX_DEPLOYMENT = MANIFESTS / "kubernetes-website" / "nginx-deployment.yaml"
 NGINX_POD = MANIFESTS / "kubernetes-website" / "pod-nginx.yaml"

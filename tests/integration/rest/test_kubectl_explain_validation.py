@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.rest.conftest import MANIFESTS, Kubectl
+from tests.integration.rest.conftest import Kubectl
+from tests.manifests import MANIFESTS
 
 NGINX_DEPLOYMENT = MANIFESTS / "kubernetes-website" / "nginx-deployment.yaml"
 NAME = "nginx-deployment"

@@ -20,7 +20,8 @@ import yaml
 from services.apiserver.local_cluster import LocalControlPlane
 from shared.apiclient import ApiClient, resource
 from shared.procs import ServiceProcess
-from tests.integration.rest.conftest import MANIFESTS, Kubectl
+from tests.integration.rest.conftest import Kubectl
+from tests.manifests import MANIFESTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

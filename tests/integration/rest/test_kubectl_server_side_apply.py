@@ -13,7 +13,8 @@ from services.apiserver.local_cluster import LocalControlPlane
 from shared.apiclient import ApiClient, resource
 from shared.apiprotocol import ApiRequest
 from shared.errors import ApiError
-from tests.integration.rest.conftest import MANIFESTS, Kubectl, nats_get
+from tests.integration.rest.conftest import Kubectl, nats_get
+from tests.manifests import MANIFESTS
 
 NGINX_DEPLOYMENT = MANIFESTS / "kubernetes-website" / "nginx-deployment.yaml"
 NAME = "nginx-deployment"
