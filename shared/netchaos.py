@@ -8,13 +8,13 @@ between two named replicas is not delayed twice. ``chaos.reset`` clears it, as i
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.partition import parse_chaos_body
 from shared.subjects import token
 
 MAX_DELAY_MS = 60_000
@@ -52,13 +52,7 @@ class LatencySpec(BaseModel):
 
 def parse_latency(data: bytes) -> LatencySpec:
     """The latency a chaos message body describes; :class:`LatencyError` says why it does not."""
-    try:
-        return LatencySpec.model_validate(json.loads(data or b"null"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise LatencyError(f"not JSON: {error}") from None
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors())
-        raise LatencyError(problems) from None
+    return parse_chaos_body(LatencySpec, data, LatencyError)
 
 
 @dataclass

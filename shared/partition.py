@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.subjects import token
+
+Spec = TypeVar("Spec", bound=BaseModel)
 
 
 class PartitionError(ValueError):
@@ -51,13 +54,21 @@ class PartitionSpec(BaseModel):
 
 def parse_partition(data: bytes) -> PartitionSpec:
     """The partition a chaos message body describes; :class:`PartitionError` says why it does not."""
+    return parse_chaos_body(PartitionSpec, data, PartitionError)
+
+
+def parse_chaos_body(model: type[Spec], data: bytes, error: type[ValueError]) -> Spec:
+    """A ``chaos.network.*`` message body as ``model``; ``error`` names what is wrong (not JSON, or each
+    field that does not validate)."""
     try:
-        return PartitionSpec.model_validate(json.loads(data or b"null"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise PartitionError(f"not JSON: {error}") from None
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors())
-        raise PartitionError(problems) from None
+        return model.model_validate(json.loads(data or b"null"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as problem:
+        raise error(f"not JSON: {problem}") from None
+    except ValidationError as invalid:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in invalid.errors()
+        )
+        raise error(problems) from None
 
 
 @dataclass
